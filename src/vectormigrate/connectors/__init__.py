@@ -1,0 +1,1 @@
+"""Connectors: one per database, loaded lazily through the registry."""

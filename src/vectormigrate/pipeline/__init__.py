@@ -1,0 +1,1 @@
+"""Planning, running, validating and undoing migrations."""

@@ -1,0 +1,1 @@
+"""Durable migration state (SQLite, WAL)."""
