@@ -50,7 +50,7 @@ DEFAULT_VECTOR = ""
 FloatMatrix: TypeAlias = npt.NDArray[np.float32]
 
 
-class Metric(str, enum.Enum):
+class Metric(enum.StrEnum):
     """Similarity metric, named once for every database."""
 
     COSINE = "cosine"

@@ -158,7 +158,7 @@ class Target(_Base):
     def delete(self, collection: str, ids: Sequence[RecordId], namespace: str | None = None) -> None:
         """Delete these ids (missing ones are ignored)."""
 
-    def ensure_namespace(self, collection: str, namespace: str) -> None:  # noqa: B027 - optional hook
+    def ensure_namespace(self, collection: str, namespace: str) -> None:
         """Make sure a namespace / partition / tenant exists before writing into it."""
 
     def prepare(self, schema: CollectionSchema, *, if_exists: IfExists = "append") -> bool:

@@ -7,6 +7,7 @@ missing SDK becomes a :class:`~vectormigrate.errors.ConfigError` that names the 
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from types import MappingProxyType
@@ -47,7 +48,16 @@ KNOWN = MappingProxyType(_KNOWN)
 
 
 def _entry_point_connectors() -> dict[str, ConnectorInfo]:
+    """Third-party connectors: the ``vectormigrate.connectors`` entry points, then ``$VECTORMIGRATE_CONNECTORS``.
+
+    The variable (``kind=package.module:Class,kind2=...``) registers a connector without packaging it, for
+    in-house connectors and tests.
+    """
     found: dict[str, ConnectorInfo] = {}
+    for item in filter(None, (s.strip() for s in os.environ.get("VECTORMIGRATE_CONNECTORS", "").split(","))):
+        kind, sep, path = item.partition("=")
+        if sep and ":" in path:
+            found[kind.strip()] = ConnectorInfo(path.strip(), "", "registered by $VECTORMIGRATE_CONNECTORS")
     for ep in entry_points(group="vectormigrate.connectors"):
         if ep.name not in _KNOWN:
             found[ep.name] = ConnectorInfo(ep.value, "", f"third-party connector from {ep.dist.name if ep.dist else '?'}")
@@ -71,7 +81,10 @@ def get_class(kind: str) -> type[Connector]:
     except ImportError as exc:
         msg = f"the {kind} connector needs a package that is not installed ({exc.name or exc})"
         raise ConfigError(msg, hint=info.install) from exc
-    cls: type[Connector] = getattr(module, attr)
+    cls = getattr(module, attr, None)
+    if not (isinstance(cls, type) and issubclass(cls, Connector)):
+        msg = f"the {kind} connector is broken: {info.path} is not a Connector class"
+        raise ConfigError(msg, hint="reinstall vectormigrate or the package that provides this connector")
     return cls
 
 

@@ -1,0 +1,190 @@
+"""Executes a plan on one batch: ids, vector names, namespaces, metadata coercions, and record checks.
+
+Vectors stay numpy matrices throughout: the only per-record Python work is on ids and metadata. A record that
+cannot be represented (NaN/inf vector, wrong dimension, id too long, metadata too large) is taken out of the
+batch and returned as a :class:`DeadRecord` naming the record, the field and the fix; the rest moves on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vectormigrate.model import Batch, RecordId, SparseVector, id_kind_of
+from vectormigrate.pipeline.plan import MigrationPlan
+
+__all__ = ["ID_NAMESPACE", "DeadRecord", "Transformer", "split_batch", "uuid5_for"]
+
+ID_NAMESPACE = uuid.UUID("6f1c3a52-9d0e-5b7a-8c43-5e2f7a1b9d30")
+"""Fixed namespace for UUIDv5 ids: the same source id always maps to the same target id, in every run."""
+
+
+def uuid5_for(source_id: RecordId) -> str:
+    """The deterministic UUIDv5 a non-representable source id becomes (type-tagged: 1 and "1" differ)."""
+    tag = "i" if isinstance(source_id, int) else "s"
+    return str(uuid.uuid5(ID_NAMESPACE, f"{tag}:{source_id}"))
+
+
+@dataclass(frozen=True)
+class DeadRecord:
+    """A record that was not written, and why."""
+
+    record_id: RecordId
+    namespace: str | None
+    field: str
+    reason: str
+    hint: str
+
+    def to_json(self) -> dict[str, Any]:
+        """One dead-letter JSONL line (without the batch sequence, which the runner adds)."""
+        return {"record_id": self.record_id, "namespace": self.namespace, "field": self.field,
+                "reason": self.reason, "hint": self.hint}
+
+
+class Transformer:
+    """Turns source batches into target batches according to a plan."""
+
+    def __init__(self, plan: MigrationPlan) -> None:
+        self.plan = plan
+        self.caps = plan.target_capabilities
+        self._dims = {v.name: v.dim for v in plan.source_schema.vectors}
+
+    def target_id(self, source_id: RecordId) -> RecordId:
+        """The id a source record has in the target (rollback and validation recompute it)."""
+        strategy = self.plan.id_strategy
+        if strategy == "keep":
+            return source_id
+        if strategy == "canonical_uuid" and id_kind_of(source_id) == "uuid":
+            return str(uuid.UUID(str(source_id)))
+        if strategy == "canonical_uuid" and isinstance(source_id, int) and source_id >= 0:
+            return source_id
+        return uuid5_for(source_id)
+
+    def target_namespace(self, source_namespace: str | None) -> str | None:
+        """Where a source namespace lands in the target (``None``: no namespace)."""
+        return source_namespace if self.plan.namespace_strategy == "native" else None
+
+    def apply(self, batch: Batch) -> tuple[Batch, list[DeadRecord]]:
+        """The target batch, and the records that had to be left out."""
+        dead: list[DeadRecord] = []
+        bad: set[int] = set()
+        for name, mat in batch.vectors.items():
+            if name not in self.plan.vector_map:
+                continue
+            want = self._dims.get(name)
+            if want is not None and mat.shape[1] != want:
+                for i, rid in enumerate(batch.ids):
+                    bad.add(i)
+                    dead.append(DeadRecord(rid, batch.namespace, _vector_field(name),
+                                           f"has {mat.shape[1]} dimensions, the collection has {want}",
+                                           "fix the source record's vector"))
+                continue
+            finite = np.isfinite(mat).all(axis=1)
+            if not finite.all():
+                for i in np.flatnonzero(~finite).tolist():
+                    if i not in bad:
+                        bad.add(i)
+                        dead.append(DeadRecord(batch.ids[i], batch.namespace, _vector_field(name),
+                                               "contains NaN or infinite values",
+                                               "re-embed the record or fix its vector in the source, then `resume`"))
+        new_ids: list[RecordId] = []
+        new_meta: list[dict[str, Any]] = []
+        keep: list[int] = []
+        for i, rid in enumerate(batch.ids):
+            if i in bad:
+                continue
+            problem = self._check_id(rid)
+            if problem:
+                dead.append(DeadRecord(rid, batch.namespace, "id", problem[0], problem[1]))
+                continue
+            tid = self.target_id(rid)
+            meta = self.expected_metadata(batch.metadata[i], rid, tid, batch.namespace)
+            if self.caps.max_metadata_bytes is not None:
+                size = len(json.dumps(meta, ensure_ascii=False, default=str).encode())
+                if size > self.caps.max_metadata_bytes:
+                    dead.append(DeadRecord(rid, batch.namespace, "metadata",
+                                           f"metadata is {size} bytes; {self.plan.target_type} allows "
+                                           f"{self.caps.max_metadata_bytes} per record",
+                                           "shorten large text fields in the source record"))
+                    continue
+            keep.append(i)
+            new_ids.append(tid)
+            new_meta.append(meta)
+        pos = np.asarray(keep, dtype=np.intp)
+        whole = len(keep) == len(batch)
+        vectors = {self.plan.vector_map[k]: (v if whole else v[pos])
+                   for k, v in batch.vectors.items() if k in self.plan.vector_map}
+        sparse: dict[str, list[SparseVector | None]] = {
+            self.plan.sparse_map[k]: [col[i] for i in keep] for k, col in batch.sparse.items() if k in self.plan.sparse_map
+        }
+        out = Batch(ids=new_ids, vectors=vectors, sparse=sparse, metadata=new_meta,
+                    namespace=self.target_namespace(batch.namespace), cursor=batch.cursor)
+        return out, dead
+
+    def _check_id(self, rid: RecordId) -> tuple[str, str] | None:
+        kind = id_kind_of(rid) if self.plan.id_strategy == "keep" else "uuid"
+        if self.plan.id_strategy == "keep" and kind not in self.caps.id_kinds and not (
+            kind == "uuid" and "str" in self.caps.id_kinds
+        ):
+            return (f"{self.plan.target_type} cannot hold {kind} id {rid!r}",
+                    f"write into a collection whose ids are strings, or use a target that accepts {kind} ids")
+        max_len = self.caps.max_id_length
+        if max_len and self.plan.id_strategy == "keep" and len(str(rid).encode()) > max_len:
+            return (f"id is {len(str(rid).encode())} bytes; {self.plan.target_type} allows {max_len}",
+                    "shorten the id in the source")
+        return None
+
+    def expected_metadata(self, meta: dict[str, Any], rid: RecordId, tid: RecordId,
+                          namespace: str | None) -> dict[str, Any]:
+        """The metadata a source record has in the target: the plan's coercions plus the id/namespace fields."""
+        out = dict(meta)
+        if self.plan.flatten_nested:
+            out = dict(_flatten(out))
+        if self.plan.drop_nulls:
+            out = {k: v for k, v in out.items() if v is not None}
+        if self.plan.stringify_lists:
+            out = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v) for k, v in out.items()}
+        if tid != rid or (self.plan.id_strategy == "uuid5"):
+            out[self.plan.id_field] = rid
+        if self.plan.namespace_strategy == "metadata_field" and namespace is not None:
+            out[self.plan.namespace_field] = namespace
+        return out
+
+
+def _vector_field(name: str) -> str:
+    return f"vector {name!r}" if name else "vector"
+
+
+def _flatten(value: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, dict) and item:
+            yield from _flatten(item, f"{name}.")
+        else:
+            yield name, item
+
+
+def split_batch(batch: Batch, *, max_records: int, max_bytes: int) -> list[Batch]:
+    """Cut a batch into pieces under a record cap AND a byte cap (counting records alone breaks request limits)."""
+    n = len(batch)
+    if n == 0:
+        return []
+    if n <= max_records and batch.nbytes <= max_bytes:
+        return [batch]
+    per_record = max(1, math.ceil(batch.nbytes / n))
+    step = max(1, min(max_records, max_bytes // per_record))
+    pieces = [batch.slice(i, i + step) for i in range(0, n, step)]
+    out: list[Batch] = []
+    for piece in pieces:
+        # Metadata sizes vary: re-check each piece and halve any that is still too big.
+        if len(piece) > 1 and piece.nbytes > max_bytes:
+            out.extend(split_batch(piece, max_records=max(1, len(piece) // 2), max_bytes=max_bytes))
+        else:
+            out.append(piece)
+    return out
