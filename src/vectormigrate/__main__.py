@@ -1,0 +1,5 @@
+"""``python -m vectormigrate``."""
+
+from vectormigrate.cli import main
+
+main()
