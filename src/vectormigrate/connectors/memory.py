@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -122,6 +122,9 @@ class MemoryConnector(Connector, Searchable):
                 if not recs:
                     continue
                 batch = Batch.from_records(recs, namespace=ns or None, dims=dims)
+                # from_records copies only the top level: the caller must own nested values too (a transform
+                # editing a nested dict in place would otherwise edit the store).
+                batch.metadata = [_clone(m) for m in batch.metadata]
                 batch.cursor = {"namespace": ns, "after": list(_sort_key(recs[-1].id))}
                 yield batch
 
@@ -189,12 +192,20 @@ class MemoryConnector(Connector, Searchable):
 
 
 def _copy(rec: VectorRecord) -> VectorRecord:
-    import copy
-
     return VectorRecord(
         id=rec.id,
         vectors={k: np.array(v, dtype=np.float32, copy=True) for k, v in rec.vectors.items()},
         sparse=dict(rec.sparse),
-        metadata=copy.deepcopy(rec.metadata),
+        metadata=_clone(rec.metadata),
         namespace=rec.namespace,
     )
+
+
+def _clone(value: Any) -> Any:
+    """Deep copy of JSON-like metadata: dicts and lists are copied, scalars shared (several times faster than
+    ``copy.deepcopy``, which matters on the read path)."""
+    if isinstance(value, dict):
+        return {k: _clone(v) if isinstance(v, dict | list) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clone(v) if isinstance(v, dict | list) else v for v in value]
+    return value

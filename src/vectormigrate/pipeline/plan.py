@@ -154,6 +154,11 @@ def build_plan(
     mappings: list[FieldMapping] = []
 
     id_kind, id_strategy = _plan_ids(source, target_caps, existing_target)
+    if id_strategy == "keep" and id_kind != source.id_kind and not (source.id_kind == "uuid" and id_kind == "str"):
+        held = f"existing collection {target_collection!r} has {id_kind} ids" if existing_target else \
+            f"{target_type} only holds {id_kind} ids"
+        errors.append(f"the source has {source.id_kind} ids and {held}; write into a new collection so the "
+                      "plan can choose a key type that holds them")
     if id_strategy == "keep":
         mappings.append(FieldMapping("id", "id", 1.0, False, "Primary identifier, direct mapping", "id"))
     elif id_strategy == "canonical_uuid":
