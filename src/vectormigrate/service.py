@@ -203,13 +203,23 @@ def migrate(
     on_progress: Callable[[Progress], None] | None = None,
     stop: threading.Event | None = None,
     on_started: Callable[[MigrationPlan], None] | None = None,
+    connectors: tuple[Connector, Connector] | None = None,
 ) -> MigrationOutcome:
-    """Plan and run a new migration (or, with ``dry_run``, everything but the writes, and record nothing)."""
+    """Plan and run a new migration (or, with ``dry_run``, everything but the writes, and record nothing).
+
+    ``connectors`` hands in already-open (source, target) connectors, which stay open: an in-process engine
+    (a Qdrant local folder, milvus-lite) admits one client, so a caller that holds one must share it.
+    """
     spec.validate()
     if not dry_run and store.exists(spec.migration_id):
         msg = f"migration {spec.migration_id!r} already exists"
         raise StateError(msg, hint=f"`vectormigrate resume {spec.migration_id}` continues it; or pick a new id")
-    with _open(spec.source.type, spec.source) as src, _open(spec.target.type, spec.target) as tgt:
+    with ExitStack() as stack:
+        if connectors is not None:
+            src, tgt = connectors
+        else:
+            src = stack.enter_context(_open(spec.source.type, spec.source))
+            tgt = stack.enter_context(_open(spec.target.type, spec.target))
         plan = make_plan(spec, source=src, target=tgt, count_overlap=not dry_run)
         _raise_plan_errors(plan)
         options = RunOptions(batch_size=spec.batch_size, max_retries=spec.max_retries, workers=spec.workers,

@@ -73,7 +73,7 @@ def test_unreachable_url(src: Path) -> None:
 class _Unauthorized(BaseHTTPRequestHandler):
     """Answers like a Qdrant server started with an api key, to any request with the wrong key."""
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         body = b'{"status":{"error":"Invalid api-key"},"time":0.0}'
         self.send_response(401)
         self.send_header("Content-Type", "application/json")
@@ -81,7 +81,7 @@ class _Unauthorized(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    do_POST = do_PUT = do_GET  # noqa: N815
+    do_POST = do_PUT = do_GET
 
     def log_message(self, *args: object) -> None:
         pass

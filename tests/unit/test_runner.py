@@ -15,7 +15,7 @@ from vectormigrate.datagen import iter_batches, make_schema
 from vectormigrate.errors import StateError
 from vectormigrate.pipeline.compare import compare_record
 from vectormigrate.pipeline.plan import build_plan
-from vectormigrate.pipeline.runner import RunOptions, Runner
+from vectormigrate.pipeline.runner import Runner, RunOptions
 from vectormigrate.pipeline.transform import Transformer
 from vectormigrate.service import Endpoint, MigrationSpec, migrate, resume, status_json
 from vectormigrate.state.store import StateStore
@@ -192,13 +192,13 @@ def test_memory_is_bounded_by_queue_not_collection(store: StateStore) -> None:
                     options=RunOptions(batch_size=20, workers=2, queue_depth=3, dry_run=True), store=None,
                     dead_letters=None)
     peak = 0
-    orig = runner._submit  # noqa: SLF001
+    orig = runner._submit
 
     def spy(seq: int, batch: object) -> None:
         nonlocal peak
-        peak = max(peak, len(runner._pending))  # noqa: SLF001
+        peak = max(peak, len(runner._pending))
         orig(seq, batch)  # type: ignore[arg-type]
 
-    runner._submit = spy  # type: ignore[method-assign]  # noqa: SLF001
+    runner._submit = spy  # type: ignore[method-assign]
     assert runner.run().status == "completed"
     assert peak <= 3 + 2 + 1

@@ -83,9 +83,8 @@ def test_list_filters_sorts_pages(store: StateStore) -> None:
 
 
 def test_lock_excludes_second_runner_and_dies_with_process(store: StateStore) -> None:
-    with MigrationLock(store.path, "m"):
-        with pytest.raises(MigrationLocked, match="pid"):
-            MigrationLock(store.path, "m").acquire()
+    with MigrationLock(store.path, "m"), pytest.raises(MigrationLocked, match="pid"):
+        MigrationLock(store.path, "m").acquire()
     # A process that takes the lock and is SIGKILLed leaves no stale lock.
     code = ("import os,sys; from pathlib import Path; from vectormigrate.state.lock import MigrationLock;"
             f"MigrationLock(Path({str(store.path)!r}), 'k').acquire(); os.kill(os.getpid(), 9)")

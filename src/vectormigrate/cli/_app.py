@@ -12,6 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape as esc
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vectormigrate.errors import VectorMigrateError
@@ -64,9 +65,9 @@ def handle_errors(as_json_param: str = "as_json") -> Callable[[Callable[P, R]], 
                 if kwargs.get(as_json_param):
                     emit_json({"event": "error"} | exc.attrs())
                 else:
-                    err_console.print(f"[bold red]error:[/] {exc.message}", soft_wrap=True)
+                    err_console.print(f"[bold red]error:[/] {esc(exc.message)}", soft_wrap=True)
                     if exc.hint:
-                        err_console.print(f"[yellow]hint:[/] {exc.hint}", soft_wrap=True)
+                        err_console.print(f"[yellow]hint:[/] {esc(exc.hint)}", soft_wrap=True)
                 sys.exit(exc.exit_code)
             except KeyboardInterrupt:
                 err_console.print("[yellow]interrupted[/]: the checkpoint is safe; `vectormigrate resume ID` continues")

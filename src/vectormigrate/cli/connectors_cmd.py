@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from rich.table import Table
+from rich.markup import escape as esc
 
 from vectormigrate.cli._app import emit_json, json_option, out_console
 from vectormigrate.connectors.registry import available
@@ -19,13 +19,15 @@ def connectors(as_json: bool) -> None:
     if as_json:
         emit_json({"connectors": rows})
         return
-    table = Table("type", "installed", "ids", "named/sparse", "namespaces", "options", "about")
     for r in rows:
-        if r["installed"]:
-            opts = ", ".join(str(o["name"]) for o in r.get("options", []))  # type: ignore[attr-defined]
-            table.add_row(str(r["type"]), "yes", ",".join(r["id_kinds"]),  # type: ignore[arg-type]
-                          f"{'yes' if r['named_vectors'] else 'no'}/{'yes' if r['sparse_vectors'] else 'no'}",
-                          str(r["namespace_model"]), opts or "-", str(r["summary"]))
-        else:
-            table.add_row(str(r["type"]), f"[red]no[/]: {r['install']}", "", "", "", "", str(r["summary"]))
-    out_console.print(table)
+        if not r["installed"]:
+            out_console.print(f"[bold]{r['type']}[/] - {esc(str(r['summary']))}\n  [red]not installed[/]: {esc(str(r['install']))}\n")
+            continue
+        out_console.print(f"[bold]{r['type']}[/] - {esc(str(r['summary']))}")
+        out_console.print(f"  ids: {', '.join(r['id_kinds'])}; named vectors: {'yes' if r['named_vectors'] else 'no'}; "  # type: ignore[arg-type]
+                          f"sparse: {'yes' if r['sparse_vectors'] else 'no'}; namespaces: {r['namespace_model']}; "
+                          f"max batch: {r['max_batch_records']} records", soft_wrap=True)
+        for o in r.get("options", []):  # type: ignore[attr-defined]
+            default = f" (default {o['default']})" if o["default"] is not None else ""
+            out_console.print(f"  --*-option {o['name']}=...  {esc(o['help'])}{default}", soft_wrap=True)
+        out_console.print("")

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import click
+from rich.markup import escape as esc
 from rich.table import Table
 
 from vectormigrate.cli._app import emit_json, err_console, handle_errors, json_option, out_console, progress_renderer
@@ -113,7 +114,7 @@ def demo(workdir: str, records: int, dim: int, sample: int, batch_size: int, as_
                           f"({result.rate:,.0f} records/s, {result.counters.batches} batches, "
                           f"{result.counters.retries} retries)")
         for w in outcome.plan.warnings:
-            out_console.print(f"[yellow]plan:[/] {w}", soft_wrap=True)
+            out_console.print(f"[yellow]plan:[/] {esc(w)}", soft_wrap=True)
         out_console.print(f"sample: {checked} records compared (vectors by cosine >= 0.999, sparse vectors and "
                           f"metadata exactly): {len(mismatches)} difference(s)")
         for m in mismatches[:10]:

@@ -9,6 +9,7 @@ from types import FrameType
 from typing import Any
 
 import click
+from rich.markup import escape as esc
 from rich.table import Table
 
 from vectormigrate.cli._app import (
@@ -88,7 +89,7 @@ def migrate(migration_id: str, state_db: str | None, as_json: bool, **kw: Any) -
             emit_json({"event": "plan", "migration_id": migration_id} | p.to_json())
         else:
             for w in p.warnings:
-                err_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+                err_console.print(f"[yellow]warning:[/] {esc(w)}", soft_wrap=True)
 
     with progress_renderer(as_json, f"{'dry run ' if kw['dry_run'] else ''}{migration_id}") as on_progress:
         outcome = run_migrate(spec, store, dry_run=kw["dry_run"], on_progress=on_progress, stop=stop,
@@ -130,9 +131,9 @@ def _finish(outcome: MigrationOutcome, as_json: bool) -> None:
             out_console.print(f"[yellow]{r.counters.records_failed} record(s) could not be written; each is listed "
                               f"with the reason and the fix in {outcome.dead_letter_path}[/]", soft_wrap=True)
         if r.error is not None:
-            err_console.print(f"[bold red]error:[/] {r.error.message}", soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {esc(r.error.message)}", soft_wrap=True)
             if r.error.hint:
-                err_console.print(f"[yellow]hint:[/] {r.error.hint}", soft_wrap=True)
+                err_console.print(f"[yellow]hint:[/] {esc(r.error.hint)}", soft_wrap=True)
             err_console.print(f"the checkpoint is safe: fix the cause, then `vectormigrate resume "
                               f"{outcome.migration_id}`", soft_wrap=True)
     if r.error is not None:
@@ -185,6 +186,6 @@ def print_plan(p: MigrationPlan) -> None:
     if p.overlapping_ids is not None:
         out_console.print(f"{p.overlapping_ids} source id(s) already exist in the target and would be overwritten")
     for w in p.warnings:
-        out_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+        out_console.print(f"[yellow]warning:[/] {esc(w)}", soft_wrap=True)
     for e in p.errors:
-        out_console.print(f"[bold red]blocking:[/] {e}", soft_wrap=True)
+        out_console.print(f"[bold red]blocking:[/] {esc(e)}", soft_wrap=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape as esc
 from rich.table import Table
 
 from vectormigrate.cli._app import emit_json, handle_errors, json_option, open_store, out_console, state_db_option
@@ -39,9 +40,9 @@ def status(migration_id: str, state_db: str | None, as_json: bool) -> None:
         v = doc["last_validation"]
         out_console.print(f"  last validation: {'passed' if v.get('passed') else 'FAILED'} at {v.get('at')}")
     if doc["error"]:
-        out_console.print(f"  [red]error:[/] {doc['error'].get('message')}", soft_wrap=True)
+        out_console.print(f"  [red]error:[/] {esc(doc['error'].get('message'))}", soft_wrap=True)
         if doc["error"].get("hint"):
-            out_console.print(f"  [yellow]hint:[/] {doc['error']['hint']}", soft_wrap=True)
+            out_console.print(f"  [yellow]hint:[/] {esc(doc['error']['hint'])}", soft_wrap=True)
     if doc["status"] in ("interrupted", "failed", "stopped"):
         out_console.print(f"  continue with: vectormigrate resume {migration_id}")
 
