@@ -18,10 +18,13 @@ from typing import Any
 from vectormigrate.connectors.base import ConnectionConfig, Connector, IfExists
 from vectormigrate.connectors.registry import get_class, open_connector
 from vectormigrate.errors import ConfigError, SchemaMismatchError, StateError, VectorMigrateError
+from vectormigrate.pipeline.backup import PreImageBackup
 from vectormigrate.pipeline.deadletter import DeadLetterFile
 from vectormigrate.pipeline.plan import MigrationPlan, PlanOptions, build_plan
+from vectormigrate.pipeline.rollback import Rollbacker, RollbackResult
 from vectormigrate.pipeline.runner import Progress, Runner, RunOptions, RunResult
 from vectormigrate.pipeline.transform import Transformer
+from vectormigrate.pipeline.validate import ValidationOptions, ValidationReport, Validator
 from vectormigrate.state.lock import MigrationLock
 from vectormigrate.state.store import MigrationRow, StateStore
 
@@ -33,7 +36,9 @@ __all__ = [
     "make_plan",
     "migrate",
     "resume",
+    "rollback",
     "status_json",
+    "validate",
 ]
 
 
@@ -266,6 +271,9 @@ def resume(
 ) -> MigrationOutcome:
     """Continue a migration from its checkpoint, executing the plan it started with."""
     row = store.get(migration_id)
+    if row.status in ("rolled_back", "rolling_back"):
+        msg = f"migration {migration_id!r} was rolled back"
+        raise StateError(msg, hint="start a new migration with a new id")
     if row.status == "completed":
         msg = f"migration {migration_id!r} already completed"
         raise StateError(msg, hint="nothing to resume; `vectormigrate status` shows its result")
@@ -306,13 +314,20 @@ def spec_from_row(row: MigrationRow, source_api_key: str | None, target_api_key:
     )
 
 
+def _needs_backup(plan: MigrationPlan) -> bool:
+    """A target that held records before the migration gets its overwritten records backed up first."""
+    return plan.target_exists and bool(plan.target_count)
+
+
 def _execute(store: StateStore, mid: str, src: Connector, tgt: Connector, plan: MigrationPlan, collection: str,
              options: RunOptions, dl_path: Path, on_progress: Callable[[Progress], None] | None,
              stop: threading.Event | None) -> RunResult:
     store.set_status(mid, "in_progress")
+    backup = PreImageBackup(store, mid, tgt, plan.target_schema.name, plan.target_schema) \
+        if _needs_backup(plan) else None
     runner = Runner(migration_id=mid, source=src, target=tgt, plan=plan, source_collection=collection,
                     options=options, store=store, dead_letters=DeadLetterFile(dl_path, mid), on_progress=on_progress,
-                    stop=stop)
+                    stop=stop, backup=backup)
     try:
         result = runner.run()
     except KeyboardInterrupt:
@@ -323,6 +338,9 @@ def _execute(store: StateStore, mid: str, src: Connector, tgt: Connector, plan: 
             f"unexpected error: {type(exc).__name__}: {exc}", hint="this is a bug; please report it")
         store.set_status(mid, "failed", error=err.attrs())
         raise
+    finally:
+        if backup is not None:
+            backup.close()
     if result.status == "completed":
         store.update(mid, phase="copied")
         store.set_status(mid, "completed")
@@ -405,3 +423,92 @@ def list_json(store: StateStore, *, status: str | None = None, limit: int = 10, 
 def connector_classes(kind: str) -> type[Connector]:
     """The connector class for ``kind`` (raises a ConfigError naming the extra to install)."""
     return get_class(kind)
+
+
+# -- validation ---------------------------------------------------------------------------------------------------
+def _target_endpoint_for_checks(spec: MigrationSpec, plan: MigrationPlan) -> Endpoint:
+    """The target, opened so that it can count and filter by the plan's namespace field when it supports that."""
+    cls = get_class(spec.target.type)
+    if plan.namespace_strategy == "metadata_field" and any(o.name == "namespace_field" for o in cls.options):
+        return Endpoint(spec.target.type, spec.target.index, spec.target.url, spec.target.api_key,
+                        {**spec.target.options, "namespace_field": plan.namespace_field})
+    return spec.target
+
+
+def validate(
+    migration_id: str,
+    store: StateStore,
+    options: ValidationOptions | None = None,
+    *,
+    source_api_key: str | None = None,
+    target_api_key: str | None = None,
+    on_progress: Callable[[str, int], None] | None = None,
+) -> ValidationReport:
+    """Check a migration's target against its source and store the report (``status`` shows its verdict)."""
+    row = store.get(migration_id)
+    if row.plan is None:
+        msg = f"migration {migration_id!r} has no plan to validate against"
+        raise StateError(msg, hint="run the migration first")
+    spec = spec_from_row(row, source_api_key, target_api_key)
+    with _open(spec.source.type, spec.source) as src:
+        plan = MigrationPlan.from_json(row.plan, get_class(spec.target.type).capabilities)
+        with _open(spec.target.type, _target_endpoint_for_checks(spec, plan)) as tgt:
+            report = Validator(src, spec.source.index, tgt, plan, options).run(on_progress)
+    store.add_report(migration_id, "validation", report.passed, report.to_json())
+    return report
+
+
+# -- rollback -----------------------------------------------------------------------------------------------------
+def rollback(
+    migration_id: str,
+    store: StateStore,
+    *,
+    drop_confirmed: bool = False,
+    source_api_key: str | None = None,
+    target_api_key: str | None = None,
+    workers: int = 4,
+    stop: threading.Event | None = None,
+) -> RollbackResult:
+    """Undo a migration: drop the collection it created, or delete/restore what it wrote. Resumable."""
+    row = store.get(migration_id)
+    if row.status == "rolled_back":
+        msg = f"migration {migration_id!r} is already rolled back"
+        raise StateError(msg, hint="nothing to do")
+    if row.plan is None:
+        msg = f"migration {migration_id!r} has no plan; nothing was written"
+        raise StateError(msg, hint="nothing to roll back")
+    spec = spec_from_row(row, source_api_key, target_api_key)
+    with MigrationLock(store.path, migration_id, purpose="rollback"):
+        plan = MigrationPlan.from_json(row.plan, get_class(spec.target.type).capabilities)
+        if row.created_target:
+            if not drop_confirmed:
+                msg = (f"migration {migration_id!r} created target collection {plan.target_schema.name!r}; rolling "
+                       "back drops it with everything in it")
+                raise StateError(msg, hint="confirm with --force (CLI) or confirm=true (MCP)")
+            store.set_status(migration_id, "rolling_back")
+            with _open(spec.target.type, spec.target) as tgt:
+                if tgt.exists(plan.target_schema.name):
+                    tgt.drop_collection(plan.target_schema.name)
+            store.update(migration_id, phase="rolled_back")
+            store.set_status(migration_id, "rolled_back")
+            return RollbackResult("completed", dropped_collection=True)
+        store.set_status(migration_id, "rolling_back")
+        with _open(spec.source.type, spec.source) as src, _open(spec.target.type, spec.target) as tgt:
+            backup = PreImageBackup(store, migration_id, tgt, plan.target_schema.name, plan.target_schema) \
+                if _needs_backup(plan) else None
+            try:
+                result = Rollbacker(store, migration_id, src, spec.source.index, tgt, plan,
+                                    batch_size=spec.batch_size, workers=workers, backup=backup, stop=stop).run()
+            except VectorMigrateError as exc:
+                store.set_status(migration_id, "failed", error=exc.attrs() | {"during": "rollback"})
+                raise
+            finally:
+                if backup is not None:
+                    backup.close()
+        if result.status == "completed":
+            store.update(migration_id, phase="rolled_back")
+            store.set_status(migration_id, "rolled_back")
+            store.add_event(migration_id, "rollback", result.to_json())
+        else:
+            store.set_status(migration_id, "stopped")
+        return result

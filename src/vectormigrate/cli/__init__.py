@@ -8,7 +8,9 @@ from vectormigrate import __version__
 from vectormigrate.cli.connectors_cmd import connectors
 from vectormigrate.cli.demo_cmd import demo
 from vectormigrate.cli.migrate_cmd import migrate, plan, resume
+from vectormigrate.cli.rollback_cmd import rollback
 from vectormigrate.cli.status_cmd import list_cmd, status
+from vectormigrate.cli.validate_cmd import validate
 
 __all__ = ["cli", "main"]
 
@@ -22,7 +24,7 @@ def cli() -> None:
     """
 
 
-for command in (migrate, resume, status, list_cmd, plan, connectors, demo):
+for command in (migrate, resume, status, list_cmd, plan, validate, rollback, connectors, demo):
     cli.add_command(command)
 
 

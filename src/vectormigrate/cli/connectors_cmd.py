@@ -21,10 +21,12 @@ def connectors(as_json: bool) -> None:
         return
     for r in rows:
         if not r["installed"]:
-            out_console.print(f"[bold]{r['type']}[/] - {esc(str(r['summary']))}\n  [red]not installed[/]: {esc(str(r['install']))}\n")
+            out_console.print(f"[bold]{r['type']}[/] - {esc(str(r['summary']))}")
+            out_console.print(f"  [red]not installed[/]: {esc(str(r['install']))}\n")
             continue
         out_console.print(f"[bold]{r['type']}[/] - {esc(str(r['summary']))}")
-        out_console.print(f"  ids: {', '.join(r['id_kinds'])}; named vectors: {'yes' if r['named_vectors'] else 'no'}; "  # type: ignore[arg-type]
+        ids = ", ".join(r["id_kinds"])  # type: ignore[arg-type]
+        out_console.print(f"  ids: {ids}; named vectors: {'yes' if r['named_vectors'] else 'no'}; "
                           f"sparse: {'yes' if r['sparse_vectors'] else 'no'}; namespaces: {r['namespace_model']}; "
                           f"max batch: {r['max_batch_records']} records", soft_wrap=True)
         for o in r.get("options", []):  # type: ignore[attr-defined]

@@ -28,6 +28,7 @@ from typing import Any, Final, final
 from vectormigrate.connectors.base import Source, Target
 from vectormigrate.errors import RecordError, TransientError, VectorMigrateError
 from vectormigrate.model import Batch, Cursor
+from vectormigrate.pipeline.backup import PreImageBackup
 from vectormigrate.pipeline.deadletter import DeadLetterFile
 from vectormigrate.pipeline.plan import MigrationPlan
 from vectormigrate.pipeline.transform import DeadRecord, Transformer, split_batch
@@ -113,6 +114,7 @@ class Runner:
         dead_letters: DeadLetterFile | None,
         on_progress: Callable[[Progress], None] | None = None,
         stop: threading.Event | None = None,
+        backup: PreImageBackup | None = None,
     ) -> None:
         if store is None and not options.dry_run:
             msg = "a real run needs a state store"
@@ -129,6 +131,7 @@ class Runner:
         self.dead_letters = dead_letters
         self.on_progress = on_progress
         self.stop = stop or threading.Event()
+        self.backup = backup
         caps = plan.target_capabilities
         self._max_records = max(1, min(options.batch_size, caps.max_batch_records))
         self._max_bytes = caps.max_batch_bytes
@@ -206,6 +209,10 @@ class Runner:
         out, dead = self.transformer.apply(src)
         parts = split_batch(out, max_records=self._max_records, max_bytes=self._max_bytes)
         unit = _Unit(seq=seq, cursor=src.cursor, read=len(src), parts=len(parts), dead=dead)
+        if parts and self.store is not None and not self.opts.dry_run:
+            # High-water mark: batches up to here may reach the target. Rollback undoes up to it, not only up
+            # to the checkpoint, so writes in flight when a run failed or crashed are undone too.
+            self.store.put_checkpoint(self.mid, "dispatched", cursor=src.cursor, batch_seq=seq)
         with self._lock:
             self._pending[seq] = unit
         if not parts:
@@ -237,7 +244,7 @@ class Runner:
                 self._fail(VectorMigrateError(f"unexpected error while writing: {type(exc).__name__}: {exc}",
                                               hint="this is a bug in vectormigrate or the SDK; please report it"))
                 continue
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - re-raised in run(), see below
                 # SystemExit / a simulated crash in a writer: behave like a dying process. Nothing more is
                 # committed for this batch, the run stops, and run() re-raises it in the caller's thread.
                 self._crash = exc
@@ -261,6 +268,8 @@ class Runner:
             if self.opts.dry_run:
                 return len(part), dead, retries
             try:
+                if self.backup is not None:
+                    self.backup.protect(part)
                 self.target.write_batch(self.target_collection, part)
                 return len(part), dead, retries
             except TransientError as exc:

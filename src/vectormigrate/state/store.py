@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,7 +45,7 @@ COUNTER_NAMES = ("records_read", "records_written", "records_failed", "records_s
 SORT_COLUMNS = frozenset({"created_at", "updated_at", "started_at", "ended_at", "migration_id", "status"})
 _SECRET_KEYS = ("api_key", "apikey", "token", "password", "secret", "authorization", "credential")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE migrations (
@@ -99,6 +99,18 @@ _MIGRATIONS: dict[int, str] = {
         report_json  TEXT NOT NULL
     );
     CREATE INDEX reports_migration ON reports(migration_id, id);
+    """,
+    # v2: pre-image marks for rollback. One row per target id a migration was about to overwrite or create,
+    # recorded before the write; `existed` says whether a pre-image was saved to the backup (restore) or not
+    # (delete). INSERT OR IGNORE keeps the first answer: after a crash the target already holds our copy.
+    2: """
+    CREATE TABLE backup_marks (
+        migration_id TEXT NOT NULL,
+        namespace    TEXT NOT NULL,
+        target_id    TEXT NOT NULL,
+        existed      INTEGER NOT NULL,
+        PRIMARY KEY (migration_id, namespace, target_id)
+    );
     """,
 }
 
@@ -372,6 +384,16 @@ class StateStore:
             conn.execute(f"UPDATE migrations SET {sets}, updated_at=? WHERE migration_id=?",
                          [*delta.as_dict().values(), now, migration_id])
 
+    def put_checkpoint(self, migration_id: str, kind: str, *, cursor: Mapping[str, Any] | None, batch_seq: int) -> None:
+        """Set a checkpoint of another kind (``dispatched`` high-water mark, ``rollback`` progress) alone."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO checkpoints (migration_id, kind, cursor_json, batch_seq, updated_at) VALUES (?,?,?,?,?)"
+                " ON CONFLICT(migration_id, kind) DO UPDATE SET cursor_json=excluded.cursor_json,"
+                " batch_seq=excluded.batch_seq, updated_at=excluded.updated_at",
+                (migration_id, kind, json.dumps(cursor) if cursor is not None else None, batch_seq, utcnow()),
+            )
+
     def add_counters(self, migration_id: str, delta: Counters) -> None:
         """Add counters without moving a checkpoint."""
         sets = ", ".join(f"{n}={n}+?" for n in COUNTER_NAMES)
@@ -393,6 +415,29 @@ class StateStore:
         """Forget a checkpoint (a finished rollback or sync starts over next time)."""
         with self._tx() as conn:
             conn.execute("DELETE FROM checkpoints WHERE migration_id=? AND kind=?", (migration_id, kind))
+
+    # -- pre-image backup marks ------------------------------------------------------------------------------------
+    def mark_backup(self, migration_id: str, namespace: str | None, marks: Mapping[Any, bool]) -> None:
+        """Record, for each target id, whether it existed before the migration touched it (first answer wins)."""
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO backup_marks (migration_id, namespace, target_id, existed) VALUES (?,?,?,?)",
+                [(migration_id, namespace or "", json.dumps(tid), int(existed)) for tid, existed in marks.items()],
+            )
+
+    def backup_marks(self, migration_id: str, namespace: str | None, ids: Iterable[Any]) -> dict[Any, bool]:
+        """The recorded marks of these target ids (ids never marked are left out)."""
+        keys = [json.dumps(i) for i in ids]
+        out: dict[Any, bool] = {}
+        conn = self._conn()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            rows = conn.execute(
+                f"SELECT target_id, existed FROM backup_marks WHERE migration_id=? AND namespace=? "
+                f"AND target_id IN ({','.join('?' * len(chunk))})", [migration_id, namespace or "", *chunk],
+            ).fetchall()
+            out.update({json.loads(r[0]): bool(r[1]) for r in rows})
+        return out
 
     # -- events and reports -------------------------------------------------------------------------------------
     def add_event(self, migration_id: str, kind: str, data: Mapping[str, Any] | None = None) -> None:
