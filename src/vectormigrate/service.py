@@ -81,6 +81,7 @@ class MigrationSpec:
     if_exists: IfExists = "append"
     plan_options: PlanOptions = field(default_factory=PlanOptions)
     dead_letter_path: str | None = None
+    validate_every: int = 0
 
     def validate(self) -> None:
         """Check the numbers before anything is opened."""
@@ -93,6 +94,9 @@ class MigrationSpec:
         if self.max_retries < 0:
             msg = f"--max-retries must not be negative, not {self.max_retries}"
             raise ConfigError(msg, hint="use --max-retries 3 (the default)")
+        if self.validate_every < 0:
+            msg = f"--validate-every must not be negative, not {self.validate_every}"
+            raise ConfigError(msg, hint="use 0 (off) or N to sample-check every N batches")
         if self.workers < 1:
             msg = f"--workers must be at least 1, not {self.workers}"
             raise ConfigError(msg, hint="use --workers 2 (the default)")
@@ -107,6 +111,7 @@ class MigrationSpec:
             "migration_id": self.migration_id, "source": self.source.to_json(), "target": self.target.to_json(),
             "batch_size": self.batch_size, "max_retries": self.max_retries, "workers": self.workers,
             "if_exists": self.if_exists, "dead_letter_path": self.dead_letter_path,
+            "validate_every": self.validate_every,
             "plan_options": {"id_field": self.plan_options.id_field,
                              "namespace_field": self.plan_options.namespace_field,
                              "namespace_strategy": self.plan_options.namespace_strategy},
@@ -228,7 +233,7 @@ def migrate(
         plan = make_plan(spec, source=src, target=tgt, count_overlap=not dry_run)
         _raise_plan_errors(plan)
         options = RunOptions(batch_size=spec.batch_size, max_retries=spec.max_retries, workers=spec.workers,
-                             dry_run=dry_run)
+                             dry_run=dry_run, validate_every=spec.validate_every)
         if dry_run:
             dl_path = _dead_letter_path(store, spec).with_suffix(".dry-run.jsonl")
             dl_path.unlink(missing_ok=True)
@@ -288,7 +293,8 @@ def resume(
             # Killed before or during creation: create it now (the first run had not written anything yet).
             tgt.create_collection(plan.target_schema)
             store.update(migration_id, created_target=True)
-        options = RunOptions(batch_size=spec.batch_size, max_retries=spec.max_retries, workers=spec.workers)
+        options = RunOptions(batch_size=spec.batch_size, max_retries=spec.max_retries, workers=spec.workers,
+                             validate_every=spec.validate_every)
         dl_path = Path(row.spec.get("dead_letter_path") or _dead_letter_path(store, spec))
         result = _execute(store, migration_id, src, tgt, plan, spec.source.index, options, dl_path, on_progress, stop)
         return MigrationOutcome(migration_id, plan, result, False, bool(store.get(migration_id).created_target),
@@ -310,7 +316,7 @@ def spec_from_row(row: MigrationRow, source_api_key: str | None, target_api_key:
         plan_options=PlanOptions(id_field=po.get("id_field", "_source_id"),
                                  namespace_field=po.get("namespace_field", "_namespace"),
                                  namespace_strategy=po.get("namespace_strategy")),
-        dead_letter_path=data.get("dead_letter_path"),
+        dead_letter_path=data.get("dead_letter_path"), validate_every=int(data.get("validate_every") or 0),
     )
 
 
@@ -325,9 +331,10 @@ def _execute(store: StateStore, mid: str, src: Connector, tgt: Connector, plan: 
     store.set_status(mid, "in_progress")
     backup = PreImageBackup(store, mid, tgt, plan.target_schema.name, plan.target_schema) \
         if _needs_backup(plan) else None
+    checker = Validator(src, collection, tgt, plan).check_batch if options.validate_every else None
     runner = Runner(migration_id=mid, source=src, target=tgt, plan=plan, source_collection=collection,
                     options=options, store=store, dead_letters=DeadLetterFile(dl_path, mid), on_progress=on_progress,
-                    stop=stop, backup=backup)
+                    stop=stop, backup=backup, checker=checker)
     try:
         result = runner.run()
     except KeyboardInterrupt:

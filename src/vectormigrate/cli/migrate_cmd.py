@@ -54,8 +54,9 @@ def _stop_on_sigterm() -> threading.Event:
               "under each target's record and byte limits).")
 @click.option("--max-retries", default=3, show_default=True, help="Retries of a transient failure (429, 5xx, timeout).")
 @click.option("--workers", default=2, show_default=True, help="Concurrent writers.")
-@click.option("--validate-every", default=0, show_default=True,
-              help="Sample-validate every N batches while copying (not available yet: must be 0).")
+@click.option("--validate-every", default=10, show_default=True,
+              help="Every N batches, read a sample back from the target and compare it with the source; a failed "
+              "sample stops the run with the evidence (0: off).")
 @click.option("--if-exists", type=click.Choice(["fail", "append", "recreate"]), default="append", show_default=True,
               help="What to do when the target collection exists (recreate drops it: asks for confirmation).")
 @click.option("--yes", is_flag=True, help="Confirm --if-exists recreate without asking.")
@@ -68,13 +69,11 @@ def _stop_on_sigterm() -> threading.Event:
 @handle_errors()
 def migrate(migration_id: str, state_db: str | None, as_json: bool, **kw: Any) -> None:
     """Copy a collection from a source to a target database (Go README flags)."""
-    if kw["validate_every"]:
-        msg = "--validate-every is not implemented in this version"
-        raise ConfigError(msg, hint="leave it at 0; validation during the copy is tracked as a separate feature")
     spec = MigrationSpec(
         migration_id=migration_id, source=make_endpoint("source", kw), target=make_endpoint("target", kw),
         batch_size=kw["batch_size"], max_retries=kw["max_retries"], workers=kw["workers"],
         if_exists=kw["if_exists"], plan_options=plan_options_from(kw), dead_letter_path=kw["dead_letter"],
+        validate_every=kw["validate_every"],
     )
     if spec.if_exists == "recreate" and not kw["yes"] and not kw["dry_run"]:
         if not sys.stdin.isatty():

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final, final
 
 from vectormigrate.connectors.base import Source, Target
-from vectormigrate.errors import RecordError, TransientError, VectorMigrateError
+from vectormigrate.errors import RecordError, TransientError, ValidationFailed, VectorMigrateError
 from vectormigrate.model import Batch, Cursor
 from vectormigrate.pipeline.backup import PreImageBackup
+from vectormigrate.pipeline.compare import Mismatch
 from vectormigrate.pipeline.deadletter import DeadLetterFile
 from vectormigrate.pipeline.plan import MigrationPlan
 from vectormigrate.pipeline.transform import DeadRecord, Transformer, split_batch
@@ -50,6 +51,9 @@ class RunOptions:
     dry_run: bool = False
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
+    validate_every: int = 0
+    """Every N batches, re-read a sample of the batch from the target and compare (0: off)."""
+    validate_sample: int = 10
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,7 @@ class _Unit:
     read: int
     parts: int
     dead: list[DeadRecord] = field(default_factory=list)
+    sample: Batch | None = None
     written: int = 0
     retries: int = 0
     bytes: int = 0
@@ -115,6 +120,7 @@ class Runner:
         on_progress: Callable[[Progress], None] | None = None,
         stop: threading.Event | None = None,
         backup: PreImageBackup | None = None,
+        checker: Callable[[Batch], list[Mismatch]] | None = None,
     ) -> None:
         if store is None and not options.dry_run:
             msg = "a real run needs a state store"
@@ -132,6 +138,7 @@ class Runner:
         self.on_progress = on_progress
         self.stop = stop or threading.Event()
         self.backup = backup
+        self.checker = checker if options.validate_every > 0 and not options.dry_run else None
         caps = plan.target_capabilities
         self._max_records = max(1, min(options.batch_size, caps.max_batch_records))
         self._max_bytes = caps.max_batch_bytes
@@ -209,6 +216,11 @@ class Runner:
         out, dead = self.transformer.apply(src)
         parts = split_batch(out, max_records=self._max_records, max_bytes=self._max_bytes)
         unit = _Unit(seq=seq, cursor=src.cursor, read=len(src), parts=len(parts), dead=dead)
+        if self.checker is not None and seq % self.opts.validate_every == 0 and len(src):
+            dead_ids = {d.record_id for d in dead}
+            keep = [i for i, rid in enumerate(src.ids) if rid not in dead_ids]
+            pick = random.sample(keep, min(self.opts.validate_sample, len(keep)))
+            unit.sample = src.take(sorted(pick))
         if parts and self.store is not None and not self.opts.dry_run:
             # High-water mark: batches up to here may reach the target. Rollback undoes up to it, not only up
             # to the checkpoint, so writes in flight when a run failed or crashed are undone too.
@@ -303,12 +315,38 @@ class Runner:
             unit.parts -= 1
             if unit.parts > 0:
                 return
+        # A sampled batch is checked before its checkpoint can commit: a failed check leaves it (and everything
+        # after it) to be copied again by `resume`.
+        if unit.sample is not None and self.checker is not None and not self._check_sample(unit):
+            return
+        with self._lock:
             self._finished[unit.seq] = self._pending.pop(unit.seq)
             # Commit every batch that is now contiguous with the mark; the lock keeps commits ordered.
             while self._next_commit in self._finished:
                 done = self._finished.pop(self._next_commit)
                 self._commit(done)
                 self._next_commit += 1
+
+    def _check_sample(self, unit: _Unit) -> bool:
+        """--validate-every: the batch is durably written; read a sample back and compare it with the source."""
+        assert unit.sample is not None and self.checker is not None  # noqa: S101 - guarded by the caller
+        try:
+            found = self.checker(unit.sample)
+        except VectorMigrateError as exc:
+            self._fail(exc)
+            return False
+        if self.store is not None:
+            self.store.add_event(self.mid, "sample_check", {"batch_seq": unit.seq, "checked": len(unit.sample),
+                                                            "mismatches": len(found)})
+        if found:
+            first = found[0]
+            msg = (f"validation sample of batch {unit.seq} failed: {len(found)} difference(s), first: record "
+                   f"{first.record_id!r} {first.field}: {first.detail}")
+            self._fail(ValidationFailed(msg, hint="`vectormigrate validate ID --full` lists every difference; fix "
+                                        "the cause, then `vectormigrate resume ID`",
+                                        mismatches=[m.to_json() for m in found[:20]], batch_seq=unit.seq))
+            return False
+        return True
 
     def _commit(self, unit: _Unit) -> None:
         delta = Counters(records_read=unit.read, records_written=unit.written, records_failed=len(unit.dead),
