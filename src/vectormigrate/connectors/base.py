@@ -18,6 +18,7 @@ from vectormigrate.errors import ConfigError, SchemaMismatchError
 from vectormigrate.model import Batch, Capabilities, CollectionSchema, Cursor, RecordId, VectorRecord
 
 __all__ = [
+    "Aliasable",
     "ConnectionConfig",
     "Connector",
     "IfExists",
@@ -231,3 +232,15 @@ def _convert(value: str, typ: type) -> Any:
         msg = f"not a boolean: {value!r}"
         raise ValueError(msg)
     return typ(value)
+
+
+class Aliasable(ABC):
+    """Optional mixin: collection aliases, for zero-downtime cutover (Qdrant, Milvus, Weaviate)."""
+
+    @abstractmethod
+    def point_alias(self, alias: str, collection: str) -> str | None:
+        """Make ``alias`` resolve to ``collection`` atomically; returns the collection it pointed to before."""
+
+    @abstractmethod
+    def resolve_alias(self, alias: str) -> str | None:
+        """The collection ``alias`` points to, or None when there is no such alias."""
