@@ -227,6 +227,10 @@ class Capabilities:
     max_dim: int | None = None
     normalizes_cosine: bool = False
     """Stores cosine vectors normalised (Qdrant): compare by cosine, never by equality."""
+    list_element_types: frozenset[FieldType] | None = None
+    """Element types a metadata list may hold (Pinecone: strings only); other lists are stored as JSON text."""
+    ascii_ids: bool = False
+    """String ids must be ASCII (Pinecone): others become UUIDv5, the original kept in metadata."""
     unnamed_vector: str = DEFAULT_VECTOR
     """The name this database gives a collection's single dense vector when the source had no name for it."""
 

@@ -165,8 +165,11 @@ def make_plan(spec: MigrationSpec, *, source: Connector | None = None, target: C
         existing = tgt.describe(spec.target.index) if tgt.exists(spec.target.index) else None
         if existing is not None and spec.if_exists == "recreate":
             existing = None  # it will be replaced: plan for a fresh collection
+        renames = type(tgt).field_renames([f.name for f in schema.fields])
+        problem = None if existing is not None else type(tgt).collection_name_problem(spec.target.index)
         plan = build_plan(spec.source.type, schema, src.capabilities, spec.target.type, tgt.capabilities,
-                          spec.target.index, existing_target=existing, options=spec.plan_options)
+                          spec.target.index, existing_target=existing, options=spec.plan_options,
+                          field_renames=renames, collection_problem=problem)
         if existing is not None and spec.if_exists == "append" and not plan.errors:
             try:
                 from vectormigrate.connectors.base import check_compatible

@@ -96,3 +96,45 @@ def test_split_batch_respects_records_and_bytes() -> None:
     parts = split_batch(b, max_records=1000, max_bytes=256 * 4 * 10 + 200)
     assert all(p.nbytes <= 256 * 4 * 10 + 200 for p in parts) and sum(len(p) for p in parts) == 100
     assert [i for p in parts for i in p.ids] == list(range(100))
+
+
+PINECONE_LIKE = replace(MEM, id_kinds=frozenset({"str"}), named_vectors=False, nested_metadata=False,
+                        null_metadata=False, list_element_types=frozenset({"string"}), ascii_ids=True,
+                        max_id_length=512)
+
+
+def test_int_ids_into_string_only_target_are_stringified_with_original_kept() -> None:
+    plan = build_plan("milvus", schema(id_kind="int"), MEM, "pinecone", PINECONE_LIKE, "d")
+    assert plan.id_strategy == "stringify" and not plan.errors
+    out, dead = Transformer(plan).apply(Batch(ids=[7, -3], vectors={"": np.ones((2, 4), np.float32)}))
+    assert not dead and out.ids == ["7", "-3"]
+    assert out.metadata[0]["_source_id"] == 7 and out.metadata[1]["_source_id"] == -3
+
+
+def test_non_ascii_ids_become_uuid5_only_where_needed() -> None:
+    plan = build_plan("memory", schema(), MEM, "pinecone", PINECONE_LIKE, "d")
+    assert plan.id_strategy == "keep" and any("ASCII" in w for w in plan.warnings)
+    t = Transformer(plan)
+    out, dead = t.apply(Batch(ids=["plain", "café-☕"], vectors={"": np.ones((2, 4), np.float32)}))
+    assert not dead and out.ids == ["plain", uuid5_for("café-☕")]
+    assert "_source_id" not in out.metadata[0] and out.metadata[1]["_source_id"] == "café-☕"
+
+
+def test_lists_the_target_cannot_hold_become_json_text() -> None:
+    plan = build_plan("memory", schema(), MEM, "pinecone", PINECONE_LIKE, "d")
+    out, _ = Transformer(plan).apply(Batch(ids=["a"], vectors={"": np.ones((1, 4), np.float32)},
+                                           metadata=[{"tags": ["x", "y"], "weights": [0.5, 1], "mixed": ["a", 1]}]))
+    assert out.metadata[0] == {"tags": ["x", "y"], "weights": "[0.5, 1]", "mixed": '["a", 1]'}
+
+
+def test_field_renames_are_planned_visibly_and_applied_to_unseen_keys_too() -> None:
+    src = schema(fields=(FieldSpec("id", "string"), FieldSpec("ok", "int")))
+    plan = build_plan("memory", src, MEM, "weaviate", MEM, "D", field_renames={"id": "id_"},
+                      collection_problem=None)
+    assert any(m.source_field == "id" and m.target_field == "id_" for m in plan.field_mappings)
+    assert any("renamed" in w for w in plan.warnings)
+    out, _ = Transformer(plan).apply(Batch(ids=["a"], vectors={"": np.ones((1, 4), np.float32)},
+                                           metadata=[{"id": 1, "ok": 2}]))
+    assert out.metadata[0] == {"id_": 1, "ok": 2}
+    blocked = build_plan("memory", src, MEM, "weaviate", MEM, "docs", collection_problem="bad name; use Docs")
+    assert blocked.errors == ["bad name; use Docs"]

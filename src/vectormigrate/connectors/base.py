@@ -98,6 +98,19 @@ class _Base(ABC):
                 out[spec.name] = spec.default
         return out
 
+    @classmethod
+    def field_renames(cls, names: Sequence[str]) -> dict[str, str]:
+        """Metadata keys this database cannot use as they are, and the names the plan gives them ``{old: new}``.
+
+        Deterministic, so a key first seen mid-migration gets the same name the plan would have given it.
+        """
+        return {}
+
+    @classmethod
+    def collection_name_problem(cls, name: str) -> str | None:
+        """Why ``name`` cannot be a collection here, with the fix (None: it can)."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook, most SDK clients need no close
         """Release connections and file handles."""
 
@@ -211,8 +224,9 @@ def check_compatible(wanted: CollectionSchema, existing: CollectionSchema) -> No
         if got.metric != v.metric:
             problems.append(f"vector {v.name!r} uses {got.metric.value} in the target but {v.metric.value} in the source")
     have_sparse = {s.name for s in existing.sparse_vectors}
-    problems.extend(f"sparse vector {s.name!r} is missing in the target"
-                    for s in wanted.sparse_vectors if s.name not in have_sparse)
+    if not (len(wanted.sparse_vectors) == 1 == len(existing.sparse_vectors)):  # one slot each: names may differ
+        problems.extend(f"sparse vector {s.name!r} is missing in the target"
+                        for s in wanted.sparse_vectors if s.name not in have_sparse)
     if problems:
         msg = f"target collection {existing.name!r} cannot hold the source: " + "; ".join(problems)
         raise SchemaMismatchError(

@@ -39,8 +39,12 @@ _KNOWN: dict[str, ConnectorInfo] = {
                             "Milvus server (http://host:19530) or milvus-lite file (./milvus.db)"),
     "parquet": ConnectorInfo("vectormigrate.connectors.parquet:ParquetConnector", "parquet",
                              "a folder of Parquet files with a manifest (export, backup, import)"),
+    "pinecone": ConnectorInfo("vectormigrate.connectors.pinecone:PineconeConnector", "pinecone",
+                              "Pinecone serverless index (control plane URL; Pinecone Local: http://localhost:5080)"),
     "qdrant": ConnectorInfo("vectormigrate.connectors.qdrant:QdrantConnector", "qdrant",
                             "Qdrant server (http://host:6333) or qdrant-client local folder"),
+    "weaviate": ConnectorInfo("vectormigrate.connectors.weaviate:WeaviateConnector", "weaviate",
+                              "Weaviate server (http://host:8080 + gRPC 50051) or Weaviate Cloud"),
 }
 assert list(_KNOWN) == sorted(_KNOWN), "keep _KNOWN alphabetical"  # noqa: S101 - developer invariant
 

@@ -8,6 +8,7 @@ print it. Blocking problems are collected all at once (``errors``) rather than s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -15,7 +16,7 @@ from vectormigrate.model import Capabilities, CollectionSchema, FieldSpec, IdKin
 
 __all__ = ["FieldMapping", "MigrationPlan", "PlanOptions", "build_plan"]
 
-IdStrategy = Literal["keep", "canonical_uuid", "uuid5"]
+IdStrategy = Literal["keep", "canonical_uuid", "uuid5", "stringify"]
 NamespaceStrategy = Literal["none", "native", "metadata_field", "drop"]
 
 
@@ -68,6 +69,7 @@ class MigrationPlan:
     flatten_nested: bool
     drop_nulls: bool
     stringify_lists: bool
+    field_renames: dict[str, str] = field(default_factory=dict)
     field_mappings: list[FieldMapping] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -105,6 +107,7 @@ class MigrationPlan:
             "namespace_field": self.namespace_field,
             "metadata_coercions": {"flatten_nested": self.flatten_nested, "drop_nulls": self.drop_nulls,
                                    "stringify_lists": self.stringify_lists},
+            "field_renames": dict(self.field_renames),
             "source": self.source_schema.to_json(),
             "target": self.target_schema.to_json(),
             "estimated_records": self.source_schema.count,
@@ -127,6 +130,7 @@ class MigrationPlan:
             namespace_strategy=data["namespace_strategy"], namespace_field=data["namespace_field"],
             flatten_nested=bool(coercions.get("flatten_nested")), drop_nulls=bool(coercions.get("drop_nulls")),
             stringify_lists=bool(coercions.get("stringify_lists")),
+            field_renames=dict(data.get("field_renames") or {}),
             field_mappings=[FieldMapping(m["source_field"], m["target_field"], m["confidence"],
                                          m["conversion_needed"], m["notes"], m.get("kind", "metadata"))
                             for m in data.get("field_mappings", [])],
@@ -146,11 +150,18 @@ def build_plan(
     *,
     existing_target: CollectionSchema | None = None,
     options: PlanOptions | None = None,
+    field_renames: Mapping[str, str] | None = None,
+    collection_problem: str | None = None,
 ) -> MigrationPlan:
-    """Decide how ``source`` lands in a ``target_type`` collection called ``target_collection``."""
+    """Decide how ``source`` lands in a ``target_type`` collection called ``target_collection``.
+
+    ``field_renames`` are the metadata keys the target cannot use as they are (from the target connector's
+    ``field_renames``); ``collection_problem`` says why the target collection name is unusable, if it is.
+    """
     opts = options or PlanOptions()
+    renames = dict(field_renames or {})
     warnings: list[str] = []
-    errors: list[str] = []
+    errors: list[str] = [collection_problem] if collection_problem else []
     mappings: list[FieldMapping] = []
 
     id_kind, id_strategy = _plan_ids(source, target_caps, existing_target)
@@ -161,6 +172,10 @@ def build_plan(
                       "plan can choose a key type that holds them")
     if id_strategy == "keep":
         mappings.append(FieldMapping("id", "id", 1.0, False, "Primary identifier, direct mapping", "id"))
+    elif id_strategy == "stringify":
+        mappings.append(FieldMapping("id", "id", 0.95, True, f"{target_type} holds string ids: the integer id is "
+                                     f"written as its decimal string; the original int is kept in {opts.id_field!r}",
+                                     "id"))
     elif id_strategy == "canonical_uuid":
         mappings.append(FieldMapping("id", "id", 0.95, True, "UUID ids written in canonical form; the original "
                                      f"spelling is kept in {opts.id_field!r} when it differs", "id"))
@@ -173,8 +188,13 @@ def build_plan(
 
     vector_map = _plan_vectors(source, source_caps, target_type, target_caps, existing_target, mappings, errors)
     sparse_map: dict[str, str] = {}
+    existing_sparse = [s.name for s in existing_target.sparse_vectors] if existing_target is not None else None
     for sp in source.sparse_vectors:
-        if target_caps.sparse_vectors:
+        if target_caps.sparse_vectors and existing_sparse is not None and len(existing_sparse) == 1 == \
+                len(source.sparse_vectors):
+            sparse_map[sp.name] = existing_sparse[0]  # one sparse slot on each side: they map whatever their names
+            mappings.append(FieldMapping(sp.name, existing_sparse[0], 1.0, False, "sparse vector", "sparse_vector"))
+        elif target_caps.sparse_vectors:
             sparse_map[sp.name] = sp.name
             mappings.append(FieldMapping(sp.name, sp.name, 1.0, False, "sparse vector", "sparse_vector"))
         else:
@@ -207,8 +227,19 @@ def build_plan(
 
     flatten = not target_caps.nested_metadata
     drop_nulls = not target_caps.null_metadata
-    stringify = "list" not in target_caps.metadata_types
-    target_fields = _plan_fields(source, target_type, target_caps, flatten, drop_nulls, mappings, warnings)
+    stringify = "list" not in target_caps.metadata_types or target_caps.list_element_types is not None
+    if target_caps.list_element_types is not None:
+        kinds = ", ".join(sorted(target_caps.list_element_types))
+        warnings.append(f"{target_type} lists hold only {kinds}: other lists are stored as JSON text")
+    if target_caps.ascii_ids and source.id_kind == "str" and id_strategy == "keep":
+        warnings.append(f"{target_type} ids are ASCII: a non-ASCII id becomes a UUIDv5, the original kept in "
+                        f"{opts.id_field!r}")
+    if "export" in source.extras:
+        errors.append(f"the source cannot be exported: {source.extras['export']}")
+    target_fields = _plan_fields(source, target_type, target_caps, flatten, drop_nulls, mappings, warnings, renames)
+    if renames:
+        warnings.append(f"{target_type} cannot use metadata key(s) {sorted(renames)} as they are; they are renamed: "
+                        + ", ".join(f"{k!r} -> {v!r}" for k, v in sorted(renames.items())))
     reserved = {opts.id_field} if id_strategy != "keep" else set()
     if ns_strategy == "metadata_field" and source.namespaces:
         reserved.add(opts.namespace_field)
@@ -238,7 +269,8 @@ def build_plan(
         source_type=source_type, target_type=target_type, source_schema=source, target_schema=target_schema,
         target_capabilities=target_caps, id_strategy=id_strategy, id_field=opts.id_field, vector_map=vector_map,
         sparse_map=sparse_map, namespace_strategy=ns_strategy, namespace_field=opts.namespace_field,
-        flatten_nested=flatten, drop_nulls=drop_nulls, stringify_lists=stringify, field_mappings=mappings,
+        flatten_nested=flatten, drop_nulls=drop_nulls, stringify_lists=stringify, field_renames=renames,
+        field_mappings=mappings,
         warnings=warnings, errors=errors, target_exists=existing_target is not None,
         target_count=existing_target.count if existing_target is not None else None,
     )
@@ -260,6 +292,8 @@ def _plan_ids(source: CollectionSchema, caps: Capabilities,
         return kind, "keep"
     if kind == "uuid" and "str" in accepted:
         return "str", "keep"
+    if kind == "int" and "str" in accepted:
+        return "str", "stringify"
     if "uuid" in accepted:
         return "uuid", "canonical_uuid" if kind == "uuid" else "uuid5"
     if "str" in accepted:
@@ -302,7 +336,7 @@ def _plan_vectors(source: CollectionSchema, source_caps: Capabilities, target_ty
 
 
 def _plan_fields(source: CollectionSchema, target_type: str, caps: Capabilities, flatten: bool, drop_nulls: bool,
-                 mappings: list[FieldMapping], warnings: list[str]) -> tuple[FieldSpec, ...]:
+                 mappings: list[FieldMapping], warnings: list[str], renames: Mapping[str, str]) -> tuple[FieldSpec, ...]:
     fields: list[FieldSpec] = []
     lossy_types = []
     for f in source.fields:
@@ -321,7 +355,12 @@ def _plan_fields(source: CollectionSchema, target_type: str, caps: Capabilities,
         if f.nullable and drop_nulls:
             notes += "; null values are dropped (the key is removed)"
             conversion = True
-        mappings.append(FieldMapping(f.name, f.name, conf, conversion, notes))
+        new_name = renames.get(f.name, f.name)
+        if new_name != f.name:
+            notes += f"; renamed ({target_type} naming rules)"
+            conversion, conf = True, min(conf, 0.9)
+            target = replace(target, name=new_name)
+        mappings.append(FieldMapping(f.name, new_name, conf, conversion, notes))
         fields.append(target)
     if flatten and any(f.type in ("object", "json") for f in source.fields):
         warnings.append(f"{target_type} stores flat metadata: nested objects are flattened with dot notation")

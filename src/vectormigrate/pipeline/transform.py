@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from vectormigrate.errors import VectorMigrateError
 from vectormigrate.model import Batch, RecordId, SparseVector, id_kind_of
 from vectormigrate.pipeline.plan import MigrationPlan
 
@@ -54,11 +55,18 @@ class Transformer:
         self.plan = plan
         self.caps = plan.target_capabilities
         self._dims = {v.name: v.dim for v in plan.source_schema.vectors}
+        self._renames = dict(plan.field_renames)
+        self._renamer: Callable[[Sequence[str]], dict[str, str]] | None = None
+        self._checked_keys: set[str] = set(plan.field_renames)
 
     def target_id(self, source_id: RecordId) -> RecordId:
         """The id a source record has in the target (rollback and validation recompute it)."""
         strategy = self.plan.id_strategy
-        if strategy == "keep":
+        if strategy == "stringify" and isinstance(source_id, int):
+            return str(source_id)
+        if strategy in ("keep", "stringify"):
+            if self.caps.ascii_ids and isinstance(source_id, str) and not source_id.isascii():
+                return uuid5_for(source_id)
             return source_id
         if strategy == "canonical_uuid" and id_kind_of(source_id) == "uuid":
             return str(uuid.UUID(str(source_id)))
@@ -99,11 +107,11 @@ class Transformer:
         for i, rid in enumerate(batch.ids):
             if i in bad:
                 continue
-            problem = self._check_id(rid)
+            tid = self.target_id(rid)
+            problem = self._check_id(rid, tid)
             if problem:
                 dead.append(DeadRecord(rid, batch.namespace, "id", problem[0], problem[1]))
                 continue
-            tid = self.target_id(rid)
             meta = self.expected_metadata(batch.metadata[i], rid, tid, batch.namespace)
             if self.caps.max_metadata_bytes is not None:
                 size = len(json.dumps(meta, ensure_ascii=False, default=str).encode())
@@ -127,16 +135,40 @@ class Transformer:
                     namespace=self.target_namespace(batch.namespace), cursor=batch.cursor)
         return out, dead
 
-    def _check_id(self, rid: RecordId) -> tuple[str, str] | None:
-        kind = id_kind_of(rid) if self.plan.id_strategy == "keep" else "uuid"
-        if self.plan.id_strategy == "keep" and kind not in self.caps.id_kinds and not (
-            kind == "uuid" and "str" in self.caps.id_kinds
-        ):
-            return (f"{self.plan.target_type} cannot hold {kind} id {rid!r}",
-                    f"write into a collection whose ids are strings, or use a target that accepts {kind} ids")
+    def _list_ok(self, value: list[Any]) -> bool:
+        """Whether the target stores this list as a list (else it becomes JSON text)."""
+        allowed = self.caps.list_element_types
+        if allowed is None:
+            return "list" in self.caps.metadata_types
+        return all(_element_type(v) in allowed for v in value)
+
+    def _rename_keys(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """Apply the plan's renames; a key the plan never saw (schemaless payloads) gets the target's same rule."""
+        unseen = [k for k in meta if k not in self._checked_keys]
+        if unseen:
+            if self._renamer is None:
+                from vectormigrate.connectors.registry import get_class
+
+                try:
+                    self._renamer = get_class(self.plan.target_type).field_renames
+                except VectorMigrateError:
+                    self._renamer = _noop
+            self._renames.update(self._renamer(unseen))
+            self._checked_keys.update(unseen)
+        if not self._renames:
+            return meta
+        return {self._renames.get(k, k): v for k, v in meta.items()}
+
+    def _check_id(self, rid: RecordId, tid: RecordId) -> tuple[str, str] | None:
+        """Why the target id of ``rid`` cannot be written (None: it can)."""
+        if self.plan.id_strategy == "keep":
+            kind = id_kind_of(tid)
+            if kind not in self.caps.id_kinds and not (kind == "uuid" and "str" in self.caps.id_kinds):
+                return (f"{self.plan.target_type} cannot hold {kind} id {rid!r}",
+                        f"write into a collection whose ids are strings, or use a target that accepts {kind} ids")
         max_len = self.caps.max_id_length
-        if max_len and self.plan.id_strategy == "keep" and len(str(rid).encode()) > max_len:
-            return (f"id is {len(str(rid).encode())} bytes; {self.plan.target_type} allows {max_len}",
+        if max_len and isinstance(tid, str) and len(tid.encode()) > max_len:
+            return (f"id is {len(tid.encode())} bytes; {self.plan.target_type} allows {max_len}",
                     "shorten the id in the source")
         return None
 
@@ -149,12 +181,30 @@ class Transformer:
         if self.plan.drop_nulls:
             out = {k: v for k, v in out.items() if v is not None}
         if self.plan.stringify_lists:
-            out = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v) for k, v in out.items()}
-        if tid != rid or (self.plan.id_strategy == "uuid5"):
+            out = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, list) and not self._list_ok(v) else v)
+                   for k, v in out.items()}
+        out = self._rename_keys(out)
+        if tid != rid or self.plan.id_strategy == "uuid5":
             out[self.plan.id_field] = rid
         if self.plan.namespace_strategy == "metadata_field" and namespace is not None:
             out[self.plan.namespace_field] = namespace
         return out
+
+
+def _element_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    return "object"
+
+
+def _noop(names: Sequence[str]) -> dict[str, str]:
+    return {}
 
 
 def _vector_field(name: str) -> str:
