@@ -1,6 +1,9 @@
-"""Every ordered pair of engine forms: migrate a collection through the service and check the target record by
-record: count, ids (or their UUIDv5 mapping), vectors (cosine >= 0.9999, norms where kept), sparse vectors and
-metadata equal after the plan's stated coercions, and per-namespace counts where namespaces survive."""
+"""Every ordered pair of engine forms (42 directions, the twelve among Pinecone, Qdrant, Weaviate and Milvus
+included): migrate a collection through the service and check the target record by record: count, ids (or
+their mapping: UUIDv5 into Qdrant/Weaviate, strings into Pinecone), dense vectors (cosine >= 0.9999, norms where
+kept), named vectors where both sides have them, sparse vectors where both have them, metadata equal after the
+plan's stated coercions (flattened, nulls dropped, lists as text), and per-namespace counts where namespaces,
+partitions or tenants survive."""
 
 from __future__ import annotations
 
@@ -9,14 +12,16 @@ import uuid
 from pathlib import Path
 
 import pytest
-from forms import FORMS, Form
+from forms import FORMS
 
-from vectormigrate.connectors.base import ConnectionConfig, Connector
+from vectormigrate.connectors.base import Connector
+from vectormigrate.connectors.memory import MemoryConnector
 from vectormigrate.connectors.registry import open_connector
 from vectormigrate.datagen import iter_batches, make_schema
 from vectormigrate.pipeline.compare import compare_record
+from vectormigrate.pipeline.plan import build_plan
 from vectormigrate.pipeline.transform import Transformer
-from vectormigrate.service import Endpoint, MigrationSpec, migrate
+from vectormigrate.service import MigrationSpec, migrate
 from vectormigrate.state.store import StateStore
 
 N = 240
@@ -26,31 +31,42 @@ PAIRS = [
 ]
 
 
-def seed(conn: Connector, form: Form, name: str, sparse: bool) -> None:
+def seed(conn: Connector, name: str, sparse: bool, named: bool) -> None:
     caps = conn.capabilities
     id_kind = "str" if "str" in caps.id_kinds else "uuid"
     namespaces = ("en", "fr") if caps.namespace_model != "none" else ()
     sp = ("kw",) if sparse else ()
-    conn.create_collection(make_schema(name, dim=32, id_kind=id_kind, sparse=sp, namespaces=namespaces))
-    for b in iter_batches(N, batch_size=100, dim=32, id_kind=id_kind, sparse=sp, namespaces=namespaces, seed=11):
-        conn.write_batch(name, b)
+    vectors = ("text", "image") if named else ("",)
+    schema = make_schema(name, dim=32, id_kind=id_kind, vectors=vectors, sparse=sp, namespaces=namespaces)
+    # Seed through the plan's own transform, so the data is what this database holds (Pinecone: flat metadata).
+    plan = build_plan("memory", schema, MemoryConnector.capabilities, conn.name, caps, name)
+    assert not plan.errors, plan.errors
+    conn.create_collection(plan.target_schema)
+    tr = Transformer(plan)
+    for b in iter_batches(N, batch_size=100, dim=32, id_kind=id_kind, vectors=vectors, sparse=sp,
+                          namespaces=namespaces, seed=11):
+        out, dead = tr.apply(b)
+        assert not dead
+        conn.write_batch(name, out)
 
 
 @pytest.mark.parametrize(("src_name", "dst_name"), PAIRS)
-def test_migration_preserves_everything(tmp_path: Path, src_name: str, dst_name: str) -> None:
+def test_migration_preserves_everything(tmp_path: Path, request: pytest.FixtureRequest, src_name: str,
+                                        dst_name: str) -> None:
     src_form, dst_form = FORMS[src_name], FORMS[dst_name]
     (tmp_path / "s").mkdir()
     (tmp_path / "t").mkdir()
-    src_url, dst_url = src_form.url(tmp_path / "s"), dst_form.url(tmp_path / "t")
     suffix = uuid.uuid4().hex[:8]
-    src_coll, dst_coll = f"src_{suffix}", f"dst_{suffix}"
-    sparse = src_form.sparse and dst_form.sparse
-    src = open_connector(src_form.type, ConnectionConfig(url=src_url))
-    dst = open_connector(dst_form.type, ConnectionConfig(url=dst_url))
+    src_ep = src_form.endpoint(tmp_path / "s", request, src_form.collection("src", suffix))
+    dst_ep = dst_form.endpoint(tmp_path / "t", request, dst_form.collection("dst", suffix))
+    src_coll, dst_coll = src_ep.index, dst_ep.index
+    src = open_connector(src_ep.type, src_ep.config())
+    dst = open_connector(dst_ep.type, dst_ep.config())
+    sparse = src_form.sparse and dst_form.sparse and src.capabilities.sparse_vectors and dst.capabilities.sparse_vectors
+    named = src.capabilities.named_vectors and dst.capabilities.named_vectors
     try:
-        seed(src, src_form, src_coll, sparse)
-        spec = MigrationSpec("rt", Endpoint(src_form.type, src_coll, url=src_url),
-                             Endpoint(dst_form.type, dst_coll, url=dst_url), batch_size=64)
+        seed(src, src_coll, sparse, named)
+        spec = MigrationSpec("rt", src_ep, dst_ep, batch_size=64)
         # In-process forms (memory, local folders) must be shared with the service: hand it our connectors.
         out = migrate(spec, StateStore(tmp_path / "state.db"), connectors=(src, dst))
         assert out.result.status == "completed", out.result.error

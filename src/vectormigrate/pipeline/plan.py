@@ -240,13 +240,19 @@ def build_plan(
     if renames:
         warnings.append(f"{target_type} cannot use metadata key(s) {sorted(renames)} as they are; they are renamed: "
                         + ", ".join(f"{k!r} -> {v!r}" for k, v in sorted(renames.items())))
-    reserved = {opts.id_field} if id_strategy != "keep" else set()
+    # Fields the plan writes into every record: a source that already has one would be overwritten. Canonical
+    # UUIDs write the id field only when the spelling changes, and then keep a value already there (a source
+    # that was itself migrated keeps its chain of custody).
+    reserved = {opts.id_field} if id_strategy in ("uuid5", "stringify") else set()
     if ns_strategy == "metadata_field" and source.namespaces:
         reserved.add(opts.namespace_field)
     clash = reserved & {f.name for f in source.fields}
     if clash:
-        errors.append(f"source metadata already has field(s) {sorted(clash)} that the plan needs; choose another "
-                      "name with --target-option id_field=... / namespace_field=...")
+        errors.append(f"source metadata already has field(s) {sorted(clash)} that the plan needs; choose other "
+                      "names with --id-field NAME / --namespace-field NAME")
+    if id_strategy == "canonical_uuid" and opts.id_field in {f.name for f in source.fields}:
+        warnings.append(f"source metadata already has {opts.id_field!r}; it is kept as it is")
+        reserved.add(opts.id_field)
     extra_fields = tuple(FieldSpec(name, "string", nullable=True, declared=False) for name in sorted(reserved))
 
     target_schema = CollectionSchema(

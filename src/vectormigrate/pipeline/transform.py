@@ -184,7 +184,7 @@ class Transformer:
             out = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, list) and not self._list_ok(v) else v)
                    for k, v in out.items()}
         out = self._rename_keys(out)
-        if tid != rid or self.plan.id_strategy == "uuid5":
+        if self.plan.id_strategy in ("uuid5", "stringify") or (tid != rid and self.plan.id_field not in out):
             out[self.plan.id_field] = rid
         if self.plan.namespace_strategy == "metadata_field" and namespace is not None:
             out[self.plan.namespace_field] = namespace
