@@ -145,3 +145,40 @@ def test_unknown_migration_id(src: Path) -> None:
     for cmd in ("status", "resume"):
         r = cli(cmd, "ghost", "--state-db", str(src / "state.db"))
         assert r.returncode != 0 and "no migration 'ghost'" in r.stderr and "vectormigrate list" in r.stderr
+
+
+def test_id_the_target_cannot_hold(src: Path) -> None:
+    """String ids into an existing Milvus collection whose primary key is INT64: refused before any write."""
+    milvus = str(src / "milvus.db")
+    with open_connector("milvus", ConnectionConfig(url=milvus)) as mv:
+        mv.create_collection(make_schema("docs", dim=8, id_kind="int"))
+    r = migrate(src, target_type="milvus", target_url=milvus)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "str ids" in r.stderr and "int ids" in r.stderr and "new collection" in r.stderr
+    with open_connector("milvus", ConnectionConfig(url=milvus)) as mv:
+        assert mv.count("docs") == 0
+    assert_nothing_recorded(src)
+
+
+def test_id_too_long_for_the_target_is_dead_lettered(src: Path, tmp_path: Path) -> None:
+    """A Parquet-to-Parquet copy cannot fail on ids; a 600-byte id into a 512-byte target goes to dead letters."""
+    from vectormigrate.model import Batch
+
+    with open_connector("parquet", ConnectionConfig(url=str(src / "pq"))) as pq:
+        pq.write_batch("docs", Batch(ids=["x" * 600], vectors={"": np.ones((1, 8), np.float32)}))
+    env_plugin = "limited=vectormigrate_test_limited:LimitedIds"
+    (tmp_path / "vectormigrate_test_limited.py").write_text(
+        "from dataclasses import replace\n"
+        "from vectormigrate.connectors.parquet import ParquetConnector\n"
+        "class LimitedIds(ParquetConnector):\n"
+        "    name = 'limited'\n"
+        "    capabilities = replace(ParquetConnector.capabilities, max_id_length=512)\n")
+    env = os.environ.copy() | {"VECTORMIGRATE_CONNECTORS": env_plugin, "PYTHONPATH": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "vectormigrate", "migrate", "m1", "--source-type", "parquet",
+                        "--source-url", str(src / "pq"), "--source-index", "docs", "--target-type", "limited",
+                        "--target-url", str(src / "out"), "--target-index", "docs", "--state-db",
+                        str(src / "state.db"), "--dead-letter", str(src / "dead.jsonl")],
+                       capture_output=True, text=True, timeout=120, check=False, env=env)
+    assert r.returncode == 5, r.stdout + r.stderr
+    row = json.loads((src / "dead.jsonl").read_text())
+    assert row["field"] == "id" and "600 bytes" in row["reason"] and "512" in row["reason"]
