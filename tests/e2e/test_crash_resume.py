@@ -54,8 +54,11 @@ def check_target_equals_source(tmp: Path, kind: str, mid: str) -> None:
             open_connector("parquet", ConnectionConfig(url=str(tmp / "pq"))) as src:
         plan = MigrationPlan.from_json(row.plan or {}, tgt.capabilities)
         tr = Transformer(plan)
-        assert tgt.count("docs") == N  # upserts by id: a re-written tail leaves no duplicates
         target_ids = {i for b in tgt.read_batches("docs", batch_size=500) for i in b.ids}
+        source_ids = {tr.target_id(i) for b in src.read_batches("docs", batch_size=500) for i in b.ids}
+        missing = sorted(source_ids - target_ids, key=str)
+        assert not missing, f"{len(missing)} ids missing in the target: {missing[:5]}...{missing[-5:]}"
+        assert tgt.count("docs") == N  # upserts by id: a re-written tail leaves no duplicates
         assert len(target_ids) == N
         for b in src.read_batches("docs", batch_size=500):
             wanted = [tr.target_id(i) for i in b.ids]

@@ -35,7 +35,7 @@ def seed_parquet(path: Path, name: str, n: int, seed: int, start: int = 0) -> No
 
 def endpoints(tmp: Path, form: str, source: str = "docs") -> tuple[Endpoint, Endpoint]:
     f = FORMS[form]
-    return Endpoint("parquet", source, url=str(tmp / "pq")), Endpoint(f.type, "dst", url=f.url(tmp))
+    return Endpoint("parquet", source, url=str(tmp / "pq")), Endpoint(f.type, "dst", url=f.url(tmp, None))  # type: ignore[arg-type]
 
 
 def snapshot(ep: Endpoint) -> dict[RecordId, VectorRecord]:
