@@ -9,6 +9,7 @@ from vectormigrate.cli.connectors_cmd import connectors
 from vectormigrate.cli.demo_cmd import demo
 from vectormigrate.cli.migrate_cmd import migrate, plan, resume
 from vectormigrate.cli.rollback_cmd import rollback
+from vectormigrate.cli.serve_cmd import mcp_cmd, serve
 from vectormigrate.cli.status_cmd import list_cmd, status
 from vectormigrate.cli.validate_cmd import validate
 
@@ -24,7 +25,7 @@ def cli() -> None:
     """
 
 
-for command in (migrate, resume, status, list_cmd, plan, validate, rollback, connectors, demo):
+for command in (migrate, resume, status, list_cmd, plan, validate, rollback, connectors, demo, serve, mcp_cmd):
     cli.add_command(command)
 
 
