@@ -7,10 +7,14 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
 
 MILVUS_STARTED=0
-cleanup() { if [ "$MILVUS_STARTED" = 1 ]; then bash scripts/milvus-server.sh stop >/dev/null 2>&1 || true; fi; }
+cleanup() {
+  if [ "$MILVUS_STARTED" = 1 ]; then
+    bash scripts/milvus-server.sh stop "${VM_MILVUS_DATA:-.cache/milvus-server}" "${VM_MILVUS_PORT:-19541}" >/dev/null 2>&1 || true
+  fi
+}
 trap cleanup EXIT
 if [ -z "${VM_SKIP_MILVUS_SERVER:-}" ] && [ -z "${VM_MILVUS_URL:-}" ]; then
-  if out=$(bash scripts/milvus-server.sh start); then
+  if out=$(bash scripts/milvus-server.sh start "${VM_MILVUS_DATA:-.cache/milvus-server}" "${VM_MILVUS_PORT:-19541}"); then
     MILVUS_STARTED=1
     export VM_MILVUS_URL=$(printf '%s\n' "$out" | sed -n 's/^VM_MILVUS_URL=//p' | tail -n 1)
     echo "real Milvus server: $VM_MILVUS_URL"
