@@ -33,6 +33,8 @@ __all__ = [
     "VectorRecord",
     "VectorSpec",
     "id_kind_of",
+    "infer_fields",
+    "json_type",
 ]
 
 RecordId: TypeAlias = str | int
@@ -392,3 +394,54 @@ def _looks_like_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def json_type(value: JSONValue) -> FieldType | None:
+    """The field type of one metadata value (``None`` for a null; ``bool`` before ``int``, as Python needs)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "list"
+    if isinstance(value, Mapping):
+        return "object"
+    return "json"
+
+
+def infer_fields(sample: Sequence[Mapping[str, JSONValue]]) -> tuple[FieldSpec, ...]:
+    """FieldSpecs (``declared=False``) for the top-level keys of a sample of schemaless metadata dicts.
+
+    A key with one type keeps it (ints mixed with floats are ``float``), any other mix is ``json``; a list's
+    ``element_type`` is set when its elements agree; a key that is null or missing in some records is nullable.
+    """
+    kinds: dict[str, set[FieldType]] = {}
+    elements: dict[str, set[FieldType]] = {}
+    nullable: set[str] = set()
+    present: dict[str, int] = {}
+    for meta in sample:
+        for key, value in meta.items():
+            present[key] = present.get(key, 0) + 1
+            kind = json_type(value)
+            seen = kinds.setdefault(key, set())
+            if kind is None:
+                nullable.add(key)
+                continue
+            seen.add(kind)
+            if kind == "list":
+                elements.setdefault(key, set()).update(k for k in map(json_type, value) if k is not None)
+    out: list[FieldSpec] = []
+    for key in sorted(kinds):
+        seen = {"float"} if kinds[key] == {"int", "float"} else kinds[key]
+        ftype: FieldType = next(iter(seen)) if len(seen) == 1 else "json"
+        elem = elements.get(key, set())
+        out.append(FieldSpec(key, ftype, nullable=key in nullable or present[key] < len(sample),
+                             element_type=next(iter(elem)) if ftype == "list" and len(elem) == 1 else None,
+                             declared=False))
+    return tuple(out)

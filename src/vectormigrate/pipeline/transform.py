@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from vectormigrate.errors import VectorMigrateError
-from vectormigrate.model import Batch, RecordId, SparseVector, id_kind_of
+from vectormigrate.model import Batch, RecordId, SparseVector, id_kind_of, json_type
 from vectormigrate.pipeline.plan import MigrationPlan
 
 __all__ = ["ID_NAMESPACE", "DeadRecord", "Transformer", "split_batch", "uuid5_for"]
@@ -140,7 +140,7 @@ class Transformer:
         allowed = self.caps.list_element_types
         if allowed is None:
             return "list" in self.caps.metadata_types
-        return all(_element_type(v) in allowed for v in value)
+        return all(json_type(v) in allowed for v in value)
 
     def _rename_keys(self, meta: dict[str, Any]) -> dict[str, Any]:
         """Apply the plan's renames; a key the plan never saw (schemaless payloads) gets the target's same rule."""
@@ -189,18 +189,6 @@ class Transformer:
         if self.plan.namespace_strategy == "metadata_field" and namespace is not None:
             out[self.plan.namespace_field] = namespace
         return out
-
-
-def _element_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "string"
-    return "object"
 
 
 def _noop(names: Sequence[str]) -> dict[str, str]:

@@ -56,6 +56,7 @@ from vectormigrate.model import (
     JSONValue,
     Metric,
     VectorRecord,
+    json_type,
 )
 from vectormigrate.testing.compare import assert_records_match
 
@@ -79,22 +80,6 @@ def pick_id_kind(caps: Capabilities, preferred: IdKind = "str") -> IdKind:
     raise ValueError(msg)
 
 
-def _type_of(value: JSONValue) -> FieldType | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "list"
-    return "object"
-
-
 def _holds(caps: Capabilities, typ: FieldType | None) -> bool:
     if typ is None:
         return caps.null_metadata
@@ -113,7 +98,7 @@ def adapt_metadata(metadata: dict[str, JSONValue], caps: Capabilities) -> dict[s
     Returns:
         A new dict with only the values the connector can hold.
     """
-    return {k: v for k, v in metadata.items() if _holds(caps, _type_of(v))}
+    return {k: v for k, v in metadata.items() if _holds(caps, json_type(v))}
 
 
 def load_case(name: str) -> list[dict[str, Any]]:
@@ -467,7 +452,7 @@ class ConnectorConformance:
         schema = self.schema(connector, collection_name, metadata="none")
         # Unicode keys are not valid column names everywhere: declare them as dynamic (schemaless) fields.
         fields = {k: FieldSpec(k, t, declared=False) for m in metas for k, v in m.items()
-                  if (t := _type_of(v)) is not None}
+                  if (t := json_type(v)) is not None}
         schema = CollectionSchema(name=schema.name, vectors=schema.vectors, fields=tuple(fields.values()),
                                   id_kind=schema.id_kind, dynamic_fields=True)
         connector.prepare(schema)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pymilvus import DataType
@@ -25,6 +25,7 @@ from vectormigrate.model import (
     Metric,
     SparseSpec,
     VectorSpec,
+    infer_fields,
 )
 
 __all__ = [
@@ -243,46 +244,9 @@ def _scalar_column(name: str, dtype: int, f: Mapping[str, Any], params: Mapping[
 def infer_dynamic_fields(sample: Iterable[Mapping[str, JSONValue]]) -> tuple[FieldSpec, ...]:
     """FieldSpecs (``declared=False``) for the keys seen in a sample of dynamic-field dicts.
 
-    A key holding different types in different records is ``json``; ints and floats together are ``float``.
+    Dynamic-field keys are optional by nature, so every one is nullable.
     """
-    seen: dict[str, set[FieldType]] = {}
-    elements: dict[str, set[FieldType]] = {}
-    for meta in sample:
-        for key, value in meta.items():
-            kinds = seen.setdefault(key, set())
-            kind = _json_type(value)
-            if kind is None:
-                continue
-            kinds.add(kind)
-            if kind == "list":
-                elements.setdefault(key, set()).update(
-                    k for k in (_json_type(v) for v in value) if k is not None)
-    out: list[FieldSpec] = []
-    for key in sorted(seen):
-        kinds = seen[key]
-        if kinds == {"int", "float"}:
-            kinds = {"float"}
-        typ: FieldType = next(iter(kinds)) if len(kinds) == 1 else "json"
-        elem = elements.get(key, set())
-        element: FieldType | None = next(iter(elem)) if typ == "list" and len(elem) == 1 else None
-        out.append(FieldSpec(key, typ, nullable=True, element_type=element, declared=False))
-    return tuple(out)
-
-
-def _json_type(value: JSONValue) -> FieldType | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    return "object"
+    return tuple(replace(f, nullable=True) for f in infer_fields(list(sample)))
 
 
 def check_name(name: str, what: str) -> None:

@@ -24,6 +24,9 @@ from vectormigrate.model import (
     VectorRecord,
     VectorSpec,
 )
+from vectormigrate.model import (
+    infer_fields as infer_metadata_fields,
+)
 
 __all__ = [
     "DISTANCE_OF",
@@ -117,54 +120,12 @@ def infer_fields(payloads: Sequence[Mapping[str, JSONValue]],
         payloads: the sampled payloads.
         indexed: payload index types (``keyword``, ``integer``...) of fields that may be missing from the sample.
     """
-    kinds: dict[str, set[FieldType]] = {}
-    elements: dict[str, set[FieldType]] = {}
-    nulls: set[str] = set()
-    present: dict[str, int] = {}
-    for payload in payloads:
-        for key, value in payload.items():
-            kinds.setdefault(key, set())
-            present[key] = present.get(key, 0) + 1
-            if value is None:
-                nulls.add(key)
-                continue
-            kind = _kind(value)
-            kinds[key].add(kind)
-            if kind == "list":
-                elements.setdefault(key, set()).update(_kind(v) for v in value if v is not None)
-    fields: list[FieldSpec] = []
-    for key in sorted(kinds):
-        seen = kinds[key]
-        ftype: FieldType = "json"
-        if len(seen) == 1:
-            ftype = next(iter(seen))
-        elif seen == {"int", "float"}:
-            ftype = "float"
-        elem = elements.get(key, set())
-        element_type: FieldType | None = next(iter(elem)) if ftype == "list" and len(elem) == 1 else None
-        # a key missing from some payloads is as good as null for a schema-ful target
-        nullable = key in nulls or present[key] < len(payloads)
-        fields.append(FieldSpec(key, ftype, nullable=nullable, element_type=element_type, declared=False))
+    fields = list(infer_metadata_fields(payloads))
+    known = {f.name for f in fields}
     for key, index_type in sorted((indexed or {}).items()):
-        if key not in kinds and "." not in key:
+        if key not in known and "." not in key:
             fields.append(FieldSpec(key, _INDEX_TYPE.get(index_type, "json"), declared=False))
     return tuple(fields)
-
-
-def _kind(value: JSONValue) -> FieldType:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "list"
-    if isinstance(value, dict):
-        return "object"
-    return "json"
 
 
 # --- ids ---------------------------------------------------------------------------------------------------
