@@ -24,7 +24,7 @@ if [ -z "${VM_SKIP_MILVUS_SERVER:-}" ] && [ -z "${VM_MILVUS_URL:-}" ]; then
   fi
 fi
 
-echo "== ruff";  .venv/bin/ruff check src tests bench
+echo "== ruff";  .venv/bin/ruff check src tests $( [ -d bench ] && echo bench)
 echo "== mypy";  .venv/bin/mypy src
 echo "== pytest"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
