@@ -3,6 +3,7 @@
 from vectormigrate.connectors.base import ConnectionConfig, Connector, Source, Target
 from vectormigrate.errors import VectorMigrateError
 from vectormigrate.model import Batch, Capabilities, CollectionSchema, Metric, SparseVector, VectorRecord
+from vectormigrate.zerodowntime.dualwriter import DualWriter  # no SDK: adapters import theirs when used
 
 __version__ = "0.1.0"
 
@@ -12,6 +13,7 @@ __all__ = [
     "CollectionSchema",
     "ConnectionConfig",
     "Connector",
+    "DualWriter",
     "Metric",
     "Source",
     "SparseVector",

@@ -408,7 +408,15 @@ def status_json(store: StateStore, migration_id: str) -> dict[str, Any]:
         "error": row.error,
         "last_validation": row.validation,
         "warnings": (row.plan or {}).get("warnings", []),
-    }
+    } | _zero_downtime_section(store, migration_id)
+
+
+def _zero_downtime_section(store: StateStore, migration_id: str) -> dict[str, Any]:
+    """Phase (copying, catching up, in sync, validated, cut over) and journal lag, for dual-write migrations."""
+    from vectormigrate.zerodowntime.service import status_section  # here: zerodowntime imports this module
+
+    section = status_section(store, migration_id)
+    return {"zero_downtime": section} if section else {}
 
 
 def list_json(store: StateStore, *, status: str | None = None, limit: int = 10, offset: int = 0,

@@ -11,6 +11,7 @@ from vectormigrate.cli.migrate_cmd import migrate, plan, resume
 from vectormigrate.cli.rollback_cmd import rollback
 from vectormigrate.cli.serve_cmd import mcp_cmd, serve
 from vectormigrate.cli.status_cmd import list_cmd, status
+from vectormigrate.cli.sync_cmd import cutover, dual_write, sync
 from vectormigrate.cli.validate_cmd import validate
 
 __all__ = ["cli", "main"]
@@ -25,7 +26,8 @@ def cli() -> None:
     """
 
 
-for command in (migrate, resume, status, list_cmd, plan, validate, rollback, connectors, demo, serve, mcp_cmd):
+for command in (migrate, resume, status, list_cmd, plan, validate, rollback, connectors, demo, serve, mcp_cmd,
+                dual_write, sync, cutover):
     cli.add_command(command)
 
 

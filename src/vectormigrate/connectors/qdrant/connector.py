@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from qdrant_client import QdrantClient, models
 
-from vectormigrate.connectors.base import ConnectionConfig, Connector, OptionSpec, Searchable
+from vectormigrate.connectors.base import Aliasable, ConnectionConfig, Connector, OptionSpec, Searchable
 from vectormigrate.connectors.qdrant._client import ClientHandle, open_client, release_client
 from vectormigrate.connectors.qdrant._convert import (
     batch_to_points,
@@ -64,7 +64,7 @@ class _Group:
         return (0, "") if self.namespace is None else (1, self.namespace)
 
 
-class QdrantConnector(Connector, Searchable):
+class QdrantConnector(Connector, Searchable, Aliasable):
     """Qdrant through qdrant-client: ``http(s)://host:6333`` (server), a folder (local mode) or ``:memory:``.
 
     Qdrant has no namespaces. With the ``namespace_field`` option, a payload key plays that part: the source
@@ -405,6 +405,26 @@ class QdrantConnector(Connector, Searchable):
                     must=[models.HasIdCondition(has_id=chunk), self._ns_condition(namespace)]))
             with self._call(collection) as client:
                 client.delete(collection, points_selector=selector, wait=True)
+
+    # --- aliases (zero-downtime cutover) --------------------------------------------------------------------------
+
+    def point_alias(self, alias: str, collection: str) -> str | None:
+        """Point ``alias`` at ``collection`` in one ``update_collection_aliases`` call (atomic on the server)."""
+        previous = self.resolve_alias(alias)
+        ops: list[models.DeleteAliasOperation | models.CreateAliasOperation] = []
+        if previous is not None:
+            ops.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
+        ops.append(models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=collection,
+                                                                               alias_name=alias)))
+        with self._call(collection, writing=True) as client:
+            client.update_collection_aliases(change_aliases_operations=ops)
+        return previous
+
+    def resolve_alias(self, alias: str) -> str | None:
+        """The collection ``alias`` points to, or None."""
+        with self._call() as client:
+            found = [a.collection_name for a in client.get_aliases().aliases if a.alias_name == alias]
+        return str(found[0]) if found else None
 
     # --- search --------------------------------------------------------------------------------------------------
 
