@@ -528,5 +528,7 @@ def rollback(
             store.set_status(migration_id, "rolled_back")
             store.add_event(migration_id, "rollback", result.to_json())
         else:
-            store.set_status(migration_id, "stopped")
+            # Still rolling back: `resume` must not restart the copy over a half-undone target; running
+            # `rollback` again continues from the rollback checkpoint.
+            store.add_event(migration_id, "rollback_stopped", result.to_json())
         return result

@@ -4,6 +4,7 @@ in the target before it. Parquet source; targets on real engines (Qdrant local, 
 from __future__ import annotations
 
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from forms import FORMS
 
 from vectormigrate.connectors.base import ConnectionConfig, Connector
+from vectormigrate.connectors.memory import MemoryConnector
 from vectormigrate.connectors.registry import open_connector
 from vectormigrate.datagen import iter_batches, make_schema
 from vectormigrate.errors import StateError
@@ -21,7 +23,7 @@ from vectormigrate.service import Endpoint, MigrationSpec, migrate, rollback, st
 from vectormigrate.state.store import StateStore
 
 N = 600
-TARGETS = ["memory", "parquet", "qdrant-local", "milvus-lite"]
+TARGETS = ["memory", "parquet", "qdrant-local", "milvus-lite", "pinecone-emulator", "weaviate-emulator"]
 EXACT = {"memory", "parquet"}  # brute-force search: recall@k must be exactly 1.0
 
 
@@ -33,9 +35,14 @@ def seed_parquet(path: Path, name: str, n: int, seed: int, start: int = 0) -> No
             pq.write_batch(name, b)
 
 
-def endpoints(tmp: Path, form: str, source: str = "docs") -> tuple[Endpoint, Endpoint]:
+def endpoints(tmp: Path, form: str, request: pytest.FixtureRequest, source: str = "docs") -> tuple[Endpoint, Endpoint]:
+    """Parquet source, and a target of the given form with a collection name unique to this test."""
     f = FORMS[form]
-    return Endpoint("parquet", source, url=str(tmp / "pq")), Endpoint(f.type, "dst", url=f.url(tmp, None))  # type: ignore[arg-type]
+    dst = f.endpoint(tmp, request, f.collection("dst", uuid.uuid4().hex[:8]))
+    if dst.api_key:
+        # Keys are never stored: validate / rollback get them the way a user gives them, from the environment.
+        request.getfixturevalue("monkeypatch").setenv("VECTORMIGRATE_TARGET_API_KEY", dst.api_key)
+    return Endpoint("parquet", source, url=str(tmp / "pq")), dst
 
 
 def snapshot(ep: Endpoint) -> dict[RecordId, VectorRecord]:
@@ -54,10 +61,11 @@ def same(a: dict[RecordId, VectorRecord], b: dict[RecordId, VectorRecord]) -> No
 
 
 @pytest.mark.parametrize("form", TARGETS)
-def test_clean_migration_validates_and_recall_is_reported(tmp_path: Path, form: str) -> None:
+def test_clean_migration_validates_and_recall_is_reported(tmp_path: Path, form: str,
+                                                          request: pytest.FixtureRequest) -> None:
     seed_parquet(tmp_path / "pq", "docs", N, seed=1)
     store = StateStore(tmp_path / "s.db")
-    src, dst = endpoints(tmp_path, form)
+    src, dst = endpoints(tmp_path, form, request)
     migrate(MigrationSpec("m", src, dst, batch_size=100), store)
     report = validate("m", store, ValidationOptions(sample_size=50, queries=10, top_k=5, seed=1))
     assert report.passed, report.to_json()
@@ -72,10 +80,10 @@ def test_clean_migration_validates_and_recall_is_reported(tmp_path: Path, form: 
 
 
 @pytest.mark.parametrize("form", TARGETS)
-def test_corruption_is_caught_and_named(tmp_path: Path, form: str) -> None:
+def test_corruption_is_caught_and_named(tmp_path: Path, form: str, request: pytest.FixtureRequest) -> None:
     seed_parquet(tmp_path / "pq", "docs", N, seed=1)
     store = StateStore(tmp_path / "s.db")
-    src, dst = endpoints(tmp_path, form)
+    src, dst = endpoints(tmp_path, form, request)
     out = migrate(MigrationSpec("m", src, dst, batch_size=100), store)
     tr_ids = {}
     from vectormigrate.pipeline.transform import Transformer
@@ -84,13 +92,13 @@ def test_corruption_is_caught_and_named(tmp_path: Path, form: str) -> None:
     for sid in ("doc-000010", "doc-000020", "doc-000030"):
         tr_ids[sid] = tr.target_id(sid)
     with open_connector(dst.type, dst.config()) as conn:
-        bad_vec, bad_meta = conn.fetch("dst", [tr_ids["doc-000010"], tr_ids["doc-000020"]])
+        bad_vec, bad_meta = conn.fetch(dst.index, [tr_ids["doc-000010"], tr_ids["doc-000020"]])
         bad_vec.vectors[next(iter(bad_vec.vectors))] = -bad_vec.vectors[next(iter(bad_vec.vectors))]
         bad_meta.metadata["title"] = "tampered"
         from vectormigrate.model import Batch
 
-        conn.write_batch("dst", Batch.from_records([bad_vec, bad_meta]))
-        conn.delete("dst", [tr_ids["doc-000030"]])
+        conn.write_batch(dst.index, Batch.from_records([bad_vec, bad_meta]))
+        conn.delete(dst.index, [tr_ids["doc-000030"]])
     report = validate("m", store, ValidationOptions(full=True))
     assert not report.passed
     named = {(m.record_id, m.field.split(" ")[0].split(".")[0]) for m in report.mismatches}
@@ -116,7 +124,8 @@ def stop_after(batches: int) -> tuple[threading.Event, Any]:
 
 
 @pytest.mark.parametrize("form", TARGETS)
-def test_rollback_after_partial_migration_restores_the_target_exactly(tmp_path: Path, form: str) -> None:
+def test_rollback_after_partial_migration_restores_the_target_exactly(tmp_path: Path, form: str,
+                                                                     request: pytest.FixtureRequest) -> None:
     # The target already holds data before the migration: docs 0-49 and 550-599 (same ids as the source, other
     # values), and 100 records of another range. That data is what must survive a rollback.
     seed_parquet(tmp_path / "pq", "pre", 50, seed=9)
@@ -124,11 +133,11 @@ def test_rollback_after_partial_migration_restores_the_target_exactly(tmp_path: 
     seed_parquet(tmp_path / "pq", "pre", 100, seed=9, start=5000)
     seed_parquet(tmp_path / "pq", "docs", N, seed=1)
     store = StateStore(tmp_path / "s.db")
-    pre_src, dst = endpoints(tmp_path, form, source="pre")
+    pre_src, dst = endpoints(tmp_path, form, request, source="pre")
     migrate(MigrationSpec("m0", pre_src, dst, batch_size=100), store)
     before = snapshot(dst)
     assert len(before) == 200
-    src, _ = endpoints(tmp_path, form)
+    src = Endpoint("parquet", "docs", url=str(tmp_path / "pq"))
     stop, on_progress = stop_after(2)
     out = migrate(MigrationSpec("m1", src, dst, batch_size=50, workers=3), store, stop=stop,
                   on_progress=on_progress)
@@ -145,17 +154,17 @@ def test_rollback_after_partial_migration_restores_the_target_exactly(tmp_path: 
         resume("m1", store)
 
 
-def test_rollback_of_created_collection_needs_confirmation(tmp_path: Path) -> None:
+def test_rollback_of_created_collection_needs_confirmation(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     seed_parquet(tmp_path / "pq", "docs", 100, seed=1)
     store = StateStore(tmp_path / "s.db")
-    src, dst = endpoints(tmp_path, "qdrant-local")
+    src, dst = endpoints(tmp_path, "qdrant-local", request)
     migrate(MigrationSpec("m", src, dst, batch_size=50), store)
     with pytest.raises(StateError, match="drops it") as exc:
         rollback("m", store)
     assert "--force" in (exc.value.hint or "")
     assert rollback("m", store, drop_confirmed=True).dropped_collection
     with open_connector(dst.type, dst.config()) as conn:
-        assert not conn.exists("dst")
+        assert not conn.exists(dst.index)
 
 
 def test_rollback_under_concurrency_loses_no_id(tmp_path: Path) -> None:
@@ -176,3 +185,43 @@ def test_rollback_under_concurrency_loses_no_id(tmp_path: Path) -> None:
     result = rollback("m", store, workers=8)
     assert target.count("dst") == 0
     assert result.deleted >= written
+
+
+STOP_ROLLBACK = threading.Event()
+
+
+class StoppingMemory(MemoryConnector):
+    """A memory target whose 3rd delete call asks the running rollback to stop (like Ctrl-C / SIGTERM)."""
+
+    name = "stopping-memory"
+    deletes = 0
+
+    def delete(self, collection: str, ids: Any, namespace: str | None = None) -> None:
+        super().delete(collection, ids, namespace)
+        type(self).deletes += 1
+        if type(self).deletes == 3:
+            STOP_ROLLBACK.set()
+
+
+def test_rollback_is_resumable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VECTORMIGRATE_CONNECTORS", f"stopping-memory={__name__}:StoppingMemory")
+    seed_parquet(tmp_path / "pq", "docs", 1000, seed=1)
+    store = StateStore(tmp_path / "s.db")
+    src = Endpoint("parquet", "docs", url=str(tmp_path / "pq"))
+    dst = Endpoint("stopping-memory", "dst", url="resumable")
+    target = open_connector("stopping-memory", dst.config())
+    target.create_collection(make_schema("dst", dim=16))
+    migrate(MigrationSpec("m", src, dst, batch_size=20), store)
+    assert target.count("dst") == 1000
+    first = rollback("m", store, workers=1, stop=STOP_ROLLBACK)
+    assert first.status == "stopped" and 0 < target.count("dst") < 1000
+    assert store.get("m").status == "rolling_back"
+    with pytest.raises(StateError, match="rolled back"):
+        from vectormigrate.service import resume
+
+        resume("m", store)  # a half-undone target is never copied over again
+    STOP_ROLLBACK.clear()
+    second = rollback("m", store, workers=4)
+    assert second.status == "completed" and target.count("dst") == 0
+    assert first.deleted + second.deleted >= 1000
+    assert status_json(store, "m")["status"] == "rolled_back"
