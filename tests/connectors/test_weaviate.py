@@ -17,6 +17,8 @@ from typing import Any
 import grpc
 import numpy as np
 import pytest
+import weaviate
+from weaviate.classes.init import Auth
 
 from emulators.weaviate_server import WeaviateEmulator
 from vectormigrate import datagen
@@ -306,7 +308,8 @@ def test_metadata_types_round_trip(conn: WeaviateConnector, wv: WeaviateEmulator
     conn.create_collection(schema(fields=fields))
     types = {p["name"]: p["dataType"][0] for p in wv.store.get_class("Docs").schema["properties"]}
     assert types == {"s": "text", "i": "int", "f": "number", "b": "boolean", "d": "date", "tags": "text[]",
-                     "w": "number[]", "nested": "text", "anything": "text", "note": "text", "_source_id": "text"}
+                     "w": "number[]", "anything": "text", "note": "text", "_source_id": "text"}
+    # "nested" waits for the first batch: an object property needs its nested properties declared
     meta = {"s": "Zürich → Genève", "i": -7, "f": 2.5, "b": False, "d": "2024-05-06T07:08:09Z",
             "tags": ["日本", "b"], "w": [1, 0.5], "nested": {"clé": {"deep": [1, None, "x"]}, "empty": {}},
             "anything": [1, "two", {"3": 4}], "note": None, "_source_id": "doc-1", "late": 3}
@@ -319,9 +322,104 @@ def test_metadata_types_round_trip(conn: WeaviateConnector, wv: WeaviateEmulator
     assert type(rec.metadata["i"]) is int and type(rec.metadata["late"]) is int
     late = next(p for p in wv.store.get_class("Docs").schema["properties"] if p["name"] == "late")
     assert late["dataType"] == ["int"], "a key the schema did not declare gets a typed property, ints stay ints"
+    nested = next(p for p in wv.store.get_class("Docs").schema["properties"] if p["name"] == "nested")
+    assert nested["dataType"] == ["text"], "'clé' is no Weaviate name: the field stays JSON text"
+    assert "not an object property" in nested["description"] and "clé" in nested["description"]
     desc = {f.name: (f.type, f.element_type) for f in conn.describe("Docs").fields}
     assert desc["nested"] == ("object", None) and desc["anything"] == ("json", None)
     assert desc["tags"] == ("list", "string") and desc["d"] == ("datetime", None)
+
+
+def raw_client(wv: WeaviateEmulator) -> weaviate.WeaviateClient:
+    return weaviate.connect_to_custom("127.0.0.1", wv.http_port, False, "127.0.0.1", wv.grpc_port, False,
+                                      auth_credentials=Auth.api_key(KEY), skip_init_checks=True)
+
+
+def nested_types(props: Any) -> dict[str, Any]:
+    """``config.get()``'s nested properties as ``{name: dataType}`` / ``{name: (dataType, {...})}``."""
+    return {p.name: (p.data_type.value, nested_types(p.nested_properties)) if p.nested_properties
+            else p.data_type.value for p in props or []}
+
+
+def test_nested_metadata_becomes_typed_object_properties(conn: WeaviateConnector, wv: WeaviateEmulator) -> None:
+    """The "rich" metadata's nested object is an ``object`` property whose nested properties the first batch
+    declares (ints stay ``int``); values come back as equal dicts; datetime fields are ``date``."""
+    fields = (*datagen.metadata_fields("rich"), FieldSpec("when", "datetime"))
+    conn.prepare(schema(fields=fields))
+    assert "nested" not in {p["name"] for p in wv.store.get_class("Docs").schema["properties"]}
+    records = datagen.make_records(20, dim=DIM, id_kind="uuid")
+    metas = [{**r.metadata, "when": f"2024-05-{i % 28 + 1:02d}T07:08:09Z"} for i, r in enumerate(records)]
+    rids = [str(r.id) for r in records]
+    conn.write_batch("Docs", batch(rids, metas))
+    with raw_client(wv) as client:
+        cfg = client.collections.get("Docs").config.get()
+    props = {p.name: p for p in cfg.properties}
+    assert props["nested"].data_type.value == "object"
+    assert nested_types(props["nested"].nested_properties) == {
+        "author": ("object", {"name": "text", "id": "int"}), "lang": "text", "verified": "boolean"}
+    assert props["when"].data_type.value == "date"
+    expected = [{k: v for k, v in m.items() if v is not None} for m in metas]
+    got = [r.metadata for r in conn.fetch("Docs", rids)]
+    assert got == expected
+    assert all(type(m["nested"]["author"]["id"]) is int for m in got)
+    assert [r.metadata for b in read_all(conn, "Docs", 7) for r in b.records()] == \
+        [expected[rids.index(u)] for u in sorted(rids)]
+    desc = {f.name: (f.type, f.element_type) for f in conn.describe("Docs").fields}
+    assert desc["nested"] == ("object", None) and desc["when"] == ("datetime", None)
+
+
+def test_lists_of_objects_become_object_array_properties(conn: WeaviateConnector, wv: WeaviateEmulator) -> None:
+    conn.create_collection(schema(fields=(FieldSpec("refs", "list", element_type="object"),)))
+    metas = [{"refs": [{"k": "a", "n": 1}, {"k": "b", "w": 0.5, "tags": ["x", "y"]}]},
+             {"refs": [{"k": "c", "n": 2, "w": 1, "inner": {"ok": True}}]}]
+    rids = ids(2)
+    conn.write_batch("Docs", batch(rids, metas))
+    with raw_client(wv) as client:
+        prop = next(p for p in client.collections.get("Docs").config.get().properties if p.name == "refs")
+    assert prop.data_type.value == "object[]"
+    assert nested_types(prop.nested_properties) == {"k": "text", "n": "int", "w": "number", "tags": "text[]",
+                                                    "inner": ("object", {"ok": "boolean"})}
+    got = [r.metadata for r in conn.fetch("Docs", rids)]
+    assert got == metas and type(got[1]["refs"][0]["w"]) is float, "a number nested property reads as float"
+    assert conn.describe("Docs").fields[0].element_type == "object"
+
+
+def test_values_the_object_property_cannot_hold_go_to_a_json_companion(conn: WeaviateConnector,
+                                                                        wv: WeaviateEmulator) -> None:
+    """Weaviate's REST API adds no nested property to an existing object property: a later record with a new
+    nested key (or a nested null, an empty object, another type) is kept whole as JSON text in a companion
+    property, and read back under the field's own name."""
+    conn.prepare(schema(fields=(FieldSpec("nested", "object"),)))
+    first = [{"nested": {"a": 1, "b": "x"}}, {"nested": {"a": 2}}]
+    conn.write_batch("Docs", batch(ids(2), first))
+    later = [{"nested": {"a": 3, "c": [1, 2]}}, {"nested": {"a": None}}, {"nested": {}}, {"nested": {"a": 1.5}},
+             {"nested": {"a": 2**60}}, {"nested": {"a": 4, "b": "y"}}]
+    # a new connector, as a resumed migration would open
+    with connect(wv) as again:
+        again.write_batch("Docs", batch(ids(6, 2), later))
+    with raw_client(wv) as client:
+        props = {p.name: p for p in client.collections.get("Docs").config.get().properties}
+    assert nested_types(props["nested"].nested_properties) == {"a": "int", "b": "text"}, "declared once"
+    assert props["nested__json"].data_type.value == "text"
+    assert (props["nested__json"].description or "").startswith("vectormigrate:overflow:nested:")
+    stored = {o.uuid: o.properties for o in wv.store.get_class("Docs").shards[""].values()}
+    assert "nested__json" not in stored[ids(8)[7]] and "nested" in stored[ids(8)[7]], "fitting values stay native"
+    assert [r.metadata for r in conn.fetch("Docs", ids(8))] == first + later
+    desc = conn.describe("Docs")
+    assert [f.name for f in desc.fields] == ["nested"]
+    assert desc.extras["object_overflow_properties"] == {"nested": "nested__json"}
+
+
+def test_object_values_a_weaviate_object_cannot_type_stay_json_text(conn: WeaviateConnector,
+                                                                   wv: WeaviateEmulator) -> None:
+    conn.create_collection(schema(fields=(FieldSpec("meta", "object"), FieldSpec("mixed", "object"))))
+    metas = [{"meta": {"Größe": 1}, "mixed": {"v": [1, "a"]}}, {"meta": {"ok": 1}, "mixed": {"v": [2]}}]
+    conn.write_batch("Docs", batch(ids(2), metas))
+    props = {p["name"]: p for p in wv.store.get_class("Docs").schema["properties"]}
+    assert props["meta"]["dataType"] == ["text"] and "Größe" in props["meta"]["description"]
+    assert props["mixed"]["dataType"] == ["text"] and "cannot type" in props["mixed"]["description"]
+    assert [r.metadata for r in conn.fetch("Docs", ids(2))] == metas
+    assert {f.name: f.type for f in conn.describe("Docs").fields} == {"meta": "object", "mixed": "object"}
 
 
 # --- names ---------------------------------------------------------------------------------------------------

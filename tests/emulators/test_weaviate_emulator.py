@@ -134,6 +134,34 @@ def test_batch_reports_per_object_errors_and_keeps_the_rest(client: weaviate.Wea
     assert col.query.fetch_object_by_id(bad[0].uuid) is None
 
 
+def test_nested_objects_are_stored_typed_and_validated(client: weaviate.WeaviateClient) -> None:
+    """The client sends nested values as ``ObjectProperties`` / ``ObjectArrayProperties`` (scalars in a Struct):
+    they come back typed by the nested properties, and values that do not match them are refused per object."""
+    col = client.collections.create("Docs", vector_config=[Configure.Vectors.self_provided(name="default")],
+                                    properties=[
+        Property(name="meta", data_type=DataType.OBJECT, nested_properties=[
+            Property(name="n", data_type=DataType.INT), Property(name="w", data_type=DataType.NUMBER_ARRAY),
+            Property(name="who", data_type=DataType.OBJECT, nested_properties=[
+                Property(name="name", data_type=DataType.TEXT)])]),
+        Property(name="refs", data_type=DataType.OBJECT_ARRAY, nested_properties=[
+            Property(name="k", data_type=DataType.TEXT), Property(name="ok", data_type=DataType.BOOL)]),
+    ])
+    good = {"meta": {"n": 3, "w": [0.5, 2.0], "who": {"name": "Zoë"}}, "refs": [{"k": "a", "ok": True}, {"k": "b"}]}
+    bad = [{"meta": {"n": "three"}}, {"meta": {"extra": 1}}, {"refs": [{"k": 1}]}, {"meta": [{"n": 1}]}]
+    objects = [DataObject(properties=p, uuid=uuid.uuid4(), vector={"default": vec(8, i)})
+               for i, p in enumerate([good, *bad])]
+    result = col.data.insert_many(objects)
+    assert sorted(result.errors) == [1, 2, 3, 4]
+    messages = [result.errors[i].message for i in sorted(result.errors)]
+    assert "requires an integer" in messages[0] and "nested property 'extra' does not exist" in messages[1]
+    assert "invalid text property 'k'" in messages[2] and "not an object" in messages[3]
+    got = col.query.fetch_object_by_id(objects[0].uuid)
+    assert got is not None and got.properties == good and type(got.properties["meta"]["n"]) is int
+    prop = col.config.get().properties[0]
+    assert [(p.name, p.data_type) for p in prop.nested_properties or []] == [
+        ("n", DataType.INT), ("w", DataType.NUMBER_ARRAY), ("who", DataType.OBJECT)]
+
+
 def test_upsert_replaces_the_whole_object(client: weaviate.WeaviateClient) -> None:
     col = client.collections.create("Up", vector_config=[Configure.Vectors.self_provided(name="default")])
     oid = uuid.uuid4()

@@ -4,14 +4,21 @@ Type mapping (canonical field type -> Weaviate ``dataType``)::
 
     string -> text        int -> int          float -> number       bool -> boolean     datetime -> date
     list of string/int/float/bool/datetime -> text[] / int[] / number[] / boolean[] / date[]
-    object, json, and lists of anything else -> text holding JSON, marked in the property's description
+    object -> object             list of object -> object[]      (nestedProperties from the first batch written)
+    json, and lists of anything else -> text holding JSON, marked in the property's description
 
-Nested values are stored as JSON text rather than as Weaviate ``object`` properties: an ``object`` property
-needs every nested key declared up front (the plan knows a field is an object, not its keys), nested keys
-must be valid GraphQL names (source keys such as ``clé`` are not), and empty objects, nulls and mixed lists
-have no ``object`` form. The marker (``vectormigrate:json:<type>`` in the property description) tells the
-source side to decode the text again, so nested metadata round-trips exactly. Native ``object`` properties of
-collections made by others are read as nested dicts.
+An ``object`` property needs every nested key declared before a value is written, and the plan only knows that
+a field is an object. So ``object`` / ``object[]`` properties are not part of the class created up front: the
+first batch holding values for the field declares them, with ``nestedProperties`` inferred from those values
+(:func:`infer_nested`: ints stay ``int``, ints mixed with floats become ``number``). The field stays JSON text
+(marked ``vectormigrate:json:<type>`` in the description, decoded again on reads) when those values cannot be
+typed: a nested key that is not a Weaviate name (``clé``), mixed or nested lists, two types under one key.
+
+Weaviate's REST API cannot add nested properties to an existing ``object`` property (only its auto-schema
+merges them, with its own typing). A later value the declared nested properties cannot hold exactly (a new
+nested key, a nested null or empty object/list, another type, an int beyond 2^53) is therefore written as JSON
+text into a companion text property (``<field>__json``, description ``vectormigrate:overflow:<field>:...``),
+and reads put it back under the field: every record round-trips, nothing is dropped.
 
 Weaviate stores no nulls: a ``None`` value is not sent, and the property is absent when read back.
 """
@@ -41,14 +48,22 @@ from vectormigrate.model import (
 __all__ = [
     "DEFAULT_VECTOR_NAME",
     "JSON_MARK",
+    "OVERFLOW_MARK",
     "CollectionInfo",
+    "Nested",
     "PropInfo",
     "class_body",
+    "companion_body",
     "decode_properties",
+    "deferred",
     "encode_properties",
     "field_spec",
+    "fits",
+    "infer_nested",
     "infer_property",
     "metric_of",
+    "nested_tree",
+    "new_property_body",
     "objects_to_batches",
     "parse_dims_note",
     "property_body",
@@ -59,6 +74,8 @@ DEFAULT_VECTOR_NAME = "default"
 """Weaviate's name for a collection's single vector (the client reports a legacy unnamed vector as ``default``)."""
 JSON_MARK = "vectormigrate:json:"
 """Prefix of the description of a text property whose values are JSON written by VectorMigrate."""
+OVERFLOW_MARK = "vectormigrate:overflow:"
+"""Prefix of the description of the companion text property holding the values an object property cannot hold."""
 _DIMS_MARK = "vectormigrate:dims="
 """Prefix of the class-description note that records the vector dimensions (Weaviate's schema has none)."""
 MAX_EXACT_INT = 2**53
@@ -79,6 +96,14 @@ _FIELD: dict[str, tuple[FieldType, FieldType | None]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Nested:
+    """One nested property of an ``object`` / ``object[]`` property: its ``dataType`` and, for objects, its own."""
+
+    data_type: str
+    children: Mapping[str, Nested] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PropInfo:
     """One property of a Weaviate collection, as the connector needs it."""
 
@@ -88,6 +113,12 @@ class PropInfo:
     json_type: FieldType | None = None
     """The canonical type of the values when the property holds JSON text written by VectorMigrate."""
     json_element: FieldType | None = None
+    nested: Mapping[str, Nested] | None = None
+    """The nested properties of an ``object`` / ``object[]`` property."""
+    overflow: str | None = None
+    """For an object property: the companion text property holding the values it cannot hold, once it exists."""
+    overflow_of: str | None = None
+    """For a companion text property: the object property whose misfit values it holds."""
 
 
 @dataclass(slots=True)
@@ -156,8 +187,16 @@ def property_body(spec: FieldSpec) -> dict[str, Any]:
     return body
 
 
+def deferred(spec: FieldSpec) -> bool:
+    """Whether a field becomes an ``object`` / ``object[]`` property, declared by the first batch with values."""
+    return spec.type == "object" or (spec.type == "list" and spec.element_type == "object")
+
+
 def class_body(schema: CollectionSchema, *, multi_tenant: bool) -> dict[str, Any]:
-    """The ``POST /v1/schema`` body for ``schema``: self-provided named vectors, typed properties, tenancy."""
+    """The ``POST /v1/schema`` body for ``schema``: self-provided named vectors, typed properties, tenancy.
+
+    Object fields are left out: their nested properties come from the first batch (:func:`new_property_body`).
+    """
     vectors: dict[str, Any] = {}
     dims: dict[str, int] = {}
     for spec in schema.vectors:
@@ -167,7 +206,8 @@ def class_body(schema: CollectionSchema, *, multi_tenant: bool) -> dict[str, Any
                          "vectorIndexConfig": {"distance": _DISTANCE[spec.metric]}}
     note = f"Created by VectorMigrate. {_DIMS_MARK}{json.dumps(dims, separators=(',', ':'))}"
     body: dict[str, Any] = {"class": schema.name, "description": note,
-                            "properties": [property_body(f) for f in schema.fields], "vectorConfig": vectors}
+                            "properties": [property_body(f) for f in schema.fields if not deferred(f)],
+                            "vectorConfig": vectors}
     if multi_tenant:
         body["multiTenancyConfig"] = {"enabled": True, "autoTenantCreation": False, "autoTenantActivation": False}
     return body
@@ -192,6 +232,8 @@ def infer_property(name: str, values: Sequence[JSONValue]) -> FieldSpec:
         items = [x for v in present for x in v]
         element = infer_property(name, items).type if items else None
         kinds = {type(x) for x in items}
+        if items and all(isinstance(x, dict) for x in items):
+            return FieldSpec(name, "list", element_type="object", declared=False)
         if element in ("bool", "int", "float", "string") and not (dict in kinds or list in kinds):
             return FieldSpec(name, "list", element_type=element, declared=False)
         return FieldSpec(name, "list", declared=False)
@@ -203,8 +245,16 @@ def infer_property(name: str, values: Sequence[JSONValue]) -> FieldSpec:
 # --- class JSON -> schema ------------------------------------------------------------------------------------
 
 
-def prop_info(name: str, data_type: str, description: str | None) -> PropInfo:
+def prop_info(name: str, data_type: str, description: str | None,
+              nested: Mapping[str, Nested] | None = None) -> PropInfo:
     """The :class:`PropInfo` of a property as ``config.get()`` reports it."""
+    if data_type == "text" and description and description.startswith(OVERFLOW_MARK):
+        parts = description[len(OVERFLOW_MARK):].split(" ", 1)[0].split(":")
+        json_type = parts[1] if len(parts) > 1 and parts[1] in ("object", "list") else "json"
+        element = parts[2] if len(parts) > 2 and parts[2] == "object" else None
+        return PropInfo(name, data_type, json_type, element, overflow_of=parts[0])  # type: ignore[arg-type]
+    if data_type in ("object", "object[]"):
+        return PropInfo(name, data_type, nested=nested or {})
     if data_type == "text" and description and description.startswith(JSON_MARK):
         parts = description[len(JSON_MARK):].split(" ", 1)[0].split(":")
         json_type = parts[0] if parts[0] in ("object", "json", "list") else "json"
@@ -219,6 +269,194 @@ def field_spec(info: PropInfo) -> FieldSpec:
         return FieldSpec(info.name, info.json_type, element_type=info.json_element)
     typ, element = _FIELD.get(info.data_type, ("json", None))
     return FieldSpec(info.name, typ, element_type=element)
+
+
+# --- object properties ---------------------------------------------------------------------------------------
+
+_NESTED_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
+_NESTED_RESERVED = frozenset({"vector"})
+"""Refused as a nested key by the Python client (the server refuses no nested name matching the pattern)."""
+
+
+class _NotTypable(ValueError):
+    """Values of a field that no ``object`` property can hold exactly: the field stays JSON text."""
+
+
+def nested_tree(props: Sequence[Any] | None) -> dict[str, Nested]:
+    """The nested properties ``config.get()`` reports (``_NestedProperty`` objects) as a :class:`Nested` tree."""
+    return {str(p.name): Nested(str(p.data_type.value),
+                                nested_tree(p.nested_properties) if p.nested_properties else None)
+            for p in props or []}
+
+
+def _scalar_kind(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        if not np.isfinite(value):
+            msg = "holds a non-finite number"
+            raise _NotTypable(msg)
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    return None
+
+
+def _unify(old: Nested, new: Nested, path: str) -> Nested:
+    if old.data_type == new.data_type:
+        if old.children is None or new.children is None:
+            return old
+        merged = dict(old.children)
+        for key, child in new.children.items():
+            merged[key] = child if key not in merged else _unify(merged[key], child, f"{path}.{key}")
+        return Nested(old.data_type, merged)
+    numeric = {old.data_type, new.data_type}
+    if numeric == {"int", "number"}:
+        return Nested("number")
+    if numeric == {"int[]", "number[]"}:
+        return Nested("number[]")
+    msg = f"{path!r} holds both {old.data_type} and {new.data_type} values"
+    raise _NotTypable(msg)
+
+
+def _merge_object(tree: dict[str, Nested], obj: Mapping[str, Any], path: str) -> None:
+    for key, value in obj.items():
+        where = f"{path}.{key}" if path else str(key)
+        if not isinstance(key, str) or not _NESTED_NAME.match(key) or key in _NESTED_RESERVED:
+            msg = f"nested key {where!r} is not a Weaviate property name ([_A-Za-z][_0-9A-Za-z]*, not 'vector')"
+            raise _NotTypable(msg)
+        typed = _nested_of(value, where)
+        if typed is not None:
+            tree[key] = typed if key not in tree else _unify(tree[key], typed, where)
+
+
+def _nested_of(value: Any, path: str) -> Nested | None:
+    """The nested type of one value; None when it tells nothing (null, empty object or list)."""
+    if value is None:
+        return None
+    kind = _scalar_kind(value)
+    if kind is not None:
+        return Nested(kind)
+    if isinstance(value, Mapping):
+        children: dict[str, Nested] = {}
+        _merge_object(children, value, path)
+        return Nested("object", children) if children else None
+    if isinstance(value, list | tuple):
+        if not value:
+            return None
+        if all(isinstance(v, Mapping) for v in value):
+            children = {}
+            for item in value:
+                _merge_object(children, item, path)
+            return Nested("object[]", children) if children else None
+        kinds = {_scalar_kind(v) for v in value}
+        if kinds == {"int", "number"}:
+            kinds = {"number"}
+        if len(kinds) == 1 and None not in kinds:
+            return Nested(f"{kinds.pop()}[]")
+        msg = f"{path!r} holds a list Weaviate cannot type (mixed types, nulls or nested lists)"
+        raise _NotTypable(msg)
+    msg = f"{path!r} holds a {type(value).__name__} value"
+    raise _NotTypable(msg)
+
+
+def infer_nested(spec: FieldSpec, values: Sequence[JSONValue]) -> dict[str, Nested] | str:
+    """The nested properties an object field needs for ``values`` (a batch's non-null values of the field), or
+    why the field must stay JSON text."""
+    objects: list[Any] = list(values) if spec.type == "object" else \
+        [x for v in values for x in (v if isinstance(v, list | tuple) else [v])]
+    if not all(isinstance(v, Mapping) for v in objects):
+        return f"not every value is {'an object' if spec.type == 'object' else 'a list of objects'}"
+    tree: dict[str, Nested] = {}
+    try:
+        for obj in objects:
+            _merge_object(tree, obj, "")
+    except _NotTypable as exc:
+        return str(exc)
+    return tree or "no nested key holds a value to type"
+
+
+def _nested_bodies(tree: Mapping[str, Nested]) -> list[dict[str, Any]]:
+    return [{"name": name, "dataType": [node.data_type]}
+            | ({"nestedProperties": _nested_bodies(node.children)} if node.children else {})
+            for name, node in tree.items()]
+
+
+def new_property_body(spec: FieldSpec, values: Sequence[JSONValue]) -> dict[str, Any]:
+    """The ``properties[]`` entry for a field the collection does not have yet, given a batch's non-null values.
+
+    An object field gets an ``object`` / ``object[]`` property with nested properties inferred from ``values``,
+    or JSON text (the reason in its description) when they cannot be typed; other fields as :func:`property_body`.
+    """
+    if not deferred(spec):
+        return property_body(spec)
+    tree = infer_nested(spec, values)
+    if isinstance(tree, str):
+        body = property_body(spec)  # JSON text, marked
+        body["description"] = f"{body['description']}; not an object property: {tree}"
+        return body
+    data_type = "object" if spec.type == "object" else "object[]"
+    return {"name": spec.name, "dataType": [data_type], "nestedProperties": _nested_bodies(tree),
+            "description": "nested properties declared by VectorMigrate from the first batch written"}
+
+
+def companion_body(name: str, info: PropInfo) -> dict[str, Any]:
+    """The companion text property ``name`` holding the values object property ``info`` cannot hold."""
+    kind = "object" if info.data_type == "object" else "list:object"
+    return {"name": name, "dataType": ["text"], "indexSearchable": False,
+            "description": f"{OVERFLOW_MARK}{info.name}:{kind} (JSON text of the {info.name!r} values its nested "
+                           "properties cannot hold; written by VectorMigrate, read back under that name)"}
+
+
+class _Misfit(ValueError):
+    """A value an object property's nested properties cannot hold exactly."""
+
+
+def _native(value: Any, data_type: str, children: Mapping[str, Nested] | None) -> Any:
+    """``value`` as the object property (or one of its nested properties) stores it, or :class:`_Misfit`."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if data_type == "object":
+        if not isinstance(value, Mapping) or not value or children is None:
+            raise _Misfit
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            child = children.get(key)
+            if child is None or item is None:  # a nested key not declared; Weaviate keeps no nested nulls
+                raise _Misfit
+            out[key] = _native(item, child.data_type, child.children)
+        return out
+    if data_type.endswith("[]"):
+        if not isinstance(value, list | tuple) or not value:
+            raise _Misfit  # an empty list has no element type to travel as
+        return [_native(v, data_type[:-2], children) for v in value]
+    if data_type == "boolean" and isinstance(value, bool):
+        return value
+    if data_type == "text" and isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        raise _Misfit
+    if data_type == "int" and isinstance(value, int) and abs(value) <= MAX_EXACT_INT:
+        return value
+    if data_type == "number" and isinstance(value, int | float) and abs(value) <= MAX_EXACT_INT \
+            and np.isfinite(value):
+        return float(value)  # the client sends a list as int[] when its first element is an int
+    if data_type == "date" and isinstance(value, str | datetime | date):
+        return value if isinstance(value, str) else _rfc3339(value)
+    if data_type == "uuid" and isinstance(value, str | uuid.UUID):
+        return str(value)
+    raise _Misfit
+
+
+def fits(info: PropInfo, value: JSONValue) -> bool:
+    """Whether object property ``info`` holds ``value`` exactly (else it goes to the companion JSON text)."""
+    try:
+        _native(value, info.data_type, info.nested)
+    except _Misfit:
+        return False
+    return True
 
 
 # --- values --------------------------------------------------------------------------------------------------
@@ -303,6 +541,15 @@ def encode_properties(metadata: Mapping[str, JSONValue], props: Mapping[str, Pro
         if value is None:
             continue
         info = props[key]
+        if info.nested is not None:
+            try:
+                out[key] = _native(value, info.data_type, info.nested)
+            except _Misfit:
+                if info.overflow is None:
+                    msg = f"record {record_id!r}: field {key!r} does not fit the nested properties of its object property"
+                    raise RecordError(msg, record_id=record_id, field=f"metadata.{key}") from None
+                out[info.overflow] = _encode(props[info.overflow], value)
+            continue
         try:
             out[key] = _encode(info, value)
         except _Refused as exc:
@@ -333,15 +580,21 @@ def _plain(value: Any) -> JSONValue:
 def decode_properties(properties: Mapping[str, Any], props: Mapping[str, PropInfo]) -> dict[str, JSONValue]:
     """An object's properties as canonical metadata (JSON text written by VectorMigrate decoded again)."""
     out: dict[str, JSONValue] = {}
+    overflow: dict[str, JSONValue] = {}
     for key, value in properties.items():
         info = props.get(key)
         if info is not None and info.json_type is not None and isinstance(value, str):
             try:
-                out[key] = json.loads(value)
+                decoded = json.loads(value)
             except ValueError:
-                out[key] = value  # written by someone else into a marked property: keep the text
+                decoded = value  # written by someone else into a marked property: keep the text
+            if info.overflow_of is not None:
+                overflow[info.overflow_of] = decoded  # a value its object property could not hold
+            else:
+                out[key] = decoded
             continue
         out[key] = _plain(value)
+    out.update(overflow)
     return out
 
 

@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import weaviate
@@ -21,14 +22,17 @@ from vectormigrate.connectors.weaviate._convert import (
     CollectionInfo,
     PropInfo,
     class_body,
+    companion_body,
     encode_properties,
     field_spec,
+    fits,
     infer_property,
     metric_of,
+    nested_tree,
+    new_property_body,
     objects_to_batches,
     parse_dims_note,
     prop_info,
-    property_body,
     weaviate_vector_name,
 )
 from vectormigrate.connectors.weaviate._errors import translate_errors
@@ -77,7 +81,9 @@ class WeaviateConnector(Connector, Searchable):
     * Vectors are self-provided named vectors; the canonical single vector ``""`` is Weaviate's ``default``.
     * Namespaces are tenants: a source reads every tenant (one tenant per batch), a target creates a
       multi-tenant collection when the schema has namespaces.
-    * Metadata: typed properties; nested values are JSON text (see ``_convert``); nulls are not stored.
+    * Metadata: typed properties; objects become ``object`` / ``object[]`` properties whose nested properties
+      the first batch declares, values they cannot hold go to a JSON-text companion (see ``_convert``); nulls
+      are not stored.
     * Names Weaviate would refuse or rewrite are refused with the renames the plan should apply.
     """
 
@@ -118,6 +124,8 @@ class WeaviateConnector(Connector, Searchable):
         self._client: weaviate.WeaviateClient | None = None
         self._lock = threading.RLock()
         self._infos: dict[str, CollectionInfo] = {}
+        self._declared: dict[str, dict[str, FieldSpec]] = {}
+        """Collection -> the plan's fields (prepare / create_collection), to type properties added at write time."""
 
     # --- plumbing ------------------------------------------------------------------------------------------
 
@@ -157,7 +165,12 @@ class WeaviateConnector(Connector, Searchable):
             config = self._handle(collection).config.get()
         props: dict[str, PropInfo] = {}
         for prop in config.properties:
-            props[prop.name] = prop_info(prop.name, str(prop.data_type.value), prop.description)
+            props[prop.name] = prop_info(prop.name, str(prop.data_type.value), prop.description,
+                                         nested_tree(prop.nested_properties))
+        for prop_name, p in list(props.items()):
+            owner = props.get(p.overflow_of or "")
+            if owner is not None and owner.nested is not None:
+                props[owner.name] = replace(owner, overflow=prop_name)
         vectors: dict[str, Metric] = {}
         unsupported: dict[str, str] = {}
         legacy = not config.vector_config
@@ -321,8 +334,12 @@ class WeaviateConnector(Connector, Searchable):
             extras["inactive_tenants"] = inactive
         if info.references:
             extras["cross_references_not_migrated"] = list(info.references)
+        overflow = {p.overflow_of: p.name for p in info.props.values() if p.overflow_of in info.props}
+        if overflow:
+            extras["object_overflow_properties"] = overflow
         return CollectionSchema(
-            name=collection, vectors=vectors, fields=tuple(field_spec(p) for p in info.props.values()),
+            name=collection, vectors=vectors,
+            fields=tuple(field_spec(p) for p in info.props.values() if p.overflow_of not in info.props),
             id_kind="uuid", namespaces=namespaces, dynamic_fields=False,
             count=None if inactive else sum(counts.values()), extras=extras)
 
@@ -375,6 +392,7 @@ class WeaviateConnector(Connector, Searchable):
                 objects = page.objects
                 if not objects:
                     break
+                info = self._current(collection, info, objects)
                 yield from objects_to_batches(objects, info, tenant)
                 last = str(objects[-1].uuid)
                 if len(objects) < batch_size:
@@ -395,6 +413,7 @@ class WeaviateConnector(Connector, Searchable):
                 with self._call(collection):
                     page = self._handle(collection, tenant).query.fetch_objects(
                         filters=Filter.by_id().contains_any(chunk), limit=len(chunk), include_vector=True)
+                info = self._current(collection, info, page.objects)
                 for batch in objects_to_batches(page.objects, info, tenant):
                     for rec in batch.records():
                         found[str(rec.id)] = rec
@@ -402,13 +421,25 @@ class WeaviateConnector(Connector, Searchable):
                 break
         return [found[u] for u in wanted if u in found]
 
+    def _current(self, collection: str, info: CollectionInfo, objects: Sequence[Any]) -> CollectionInfo:
+        """``info``, re-read when an object has a property it does not know (another writer added one since,
+        such as the JSON companion of an object property, which reads must fold back)."""
+        if any(key not in info.props for obj in objects for key in obj.properties or {}):
+            return self._info(collection, refresh=True)
+        return info
+
     # --- target --------------------------------------------------------------------------------------------
 
     def prepare(self, schema: CollectionSchema, *, if_exists: IfExists = "append") -> bool:
         """Check names first (refused names are reported with their renames), then the base ``prepare``."""
         self._check_collection_name(schema.name)
         self._check_names(schema)
+        self._declare(schema)
         return super().prepare(schema, if_exists=if_exists)
+
+    def _declare(self, schema: CollectionSchema) -> None:
+        with self._lock:
+            self._declared.setdefault(_key(schema.name), {}).update({f.name: f for f in schema.fields})
 
     def create_collection(self, schema: CollectionSchema) -> None:
         """A collection with typed properties, self-provided named vectors (HNSW, the schema's metric) and,
@@ -419,6 +450,7 @@ class WeaviateConnector(Connector, Searchable):
             msg = f"weaviate collection {schema.name!r} needs at least one dense vector; the schema has none"
             raise SchemaMismatchError(msg, hint="Weaviate holds no sparse-only collections", collection=schema.name)
         tenants = sorted({*schema.namespaces, *([self._tenant] if self._tenant else [])})
+        self._declare(schema)  # object fields are declared by the first batch holding values for them
         body = class_body(schema, multi_tenant=bool(tenants))
         with self._call(schema.name):
             self._conn().collections.create_from_dict(body)
@@ -527,39 +559,63 @@ class WeaviateConnector(Connector, Searchable):
         return None
 
     def _ensure_properties(self, collection: str, info: CollectionInfo, batch: Batch) -> CollectionInfo:
-        """Add properties for metadata keys the collection does not have yet, typed from the batch's values.
+        """Add properties for metadata keys the collection does not have yet, typed from the batch's values, and
+        the JSON-text companion of every object property some value of the batch does not fit.
 
         Weaviate's auto-schema would add them too, but it types every number as ``number`` (ints would come back
-        as floats) and may not be enabled; adding them here keeps ints ints and JSON values JSON.
+        as floats) and may not be enabled; adding them here keeps ints ints and JSON values JSON. An object field
+        of the plan gets its ``object`` / ``object[]`` property here, nested properties inferred from this batch.
         """
         new = sorted({k for meta in batch.metadata for k in meta} - set(info.props))
-        if not new:
+        if not new and not self._misfits(info, batch):
             return info
         with self._lock:
             info = self._info(collection, refresh=True)
             new = [k for k in new if k not in info.props]
-            if not new:
-                return info
-            self._check_names(CollectionSchema(collection, fields=tuple(FieldSpec(k, "json") for k in new)),
-                              taken=list(info.props))
+            if new:
+                self._check_names(CollectionSchema(collection, fields=tuple(FieldSpec(k, "json") for k in new)),
+                                  taken=list(info.props))
+            declared = self._declared.get(_key(collection), {})
             for key in new:
-                values = [meta[key] for meta in batch.metadata if key in meta]
-                if all(v is None for v in values):
+                values = [meta[key] for meta in batch.metadata if meta.get(key) is not None]
+                if not values:
                     continue  # nothing to store yet (Weaviate keeps no nulls)
-                body = property_body(infer_property(key, values))
-                prop = Property(name=key, data_type=DataType(body["dataType"][0]), description=body.get("description"),
-                                index_searchable=body.get("indexSearchable"))
-                try:
-                    with self._call(collection):
-                        self._handle(collection).config.add_property(prop)
-                except SchemaMismatchError:
-                    raise
-                except TerminalError:
-                    # another writer may have added it a moment ago: accept it when it now exists
-                    if key not in self._info(collection, refresh=True).props:
-                        raise
+                spec = declared.get(key) or infer_property(key, values)
+                self._add_property(collection, new_property_body(spec, values))
             info = self._info(collection, refresh=True)
+            misfits = self._misfits(info, batch)
+            for key in misfits:
+                taken = {n.lower() for n in info.props}
+                name, n = f"{key}__json", 2
+                while name.lower() in taken:
+                    name, n = f"{key}__json_{n}", n + 1
+                self._add_property(collection, companion_body(name, info.props[key]))
+            if misfits:
+                info = self._info(collection, refresh=True)
         return info
+
+    @staticmethod
+    def _misfits(info: CollectionInfo, batch: Batch) -> list[str]:
+        """Object properties without a companion yet that some value of the batch does not fit."""
+        out = []
+        for key, prop in info.props.items():
+            if prop.nested is None or prop.overflow is not None:
+                continue
+            if any(meta.get(key) is not None and not fits(prop, meta[key]) for meta in batch.metadata):
+                out.append(key)
+        return out
+
+    def _add_property(self, collection: str, body: dict[str, Any]) -> None:
+        name = body["name"]
+        try:
+            with self._call(collection):
+                self._handle(collection).config.add_property(_property(body))
+        except SchemaMismatchError:
+            raise
+        except TerminalError:
+            # another writer may have added it a moment ago: accept it when it now exists
+            if name not in self._info(collection, refresh=True).props:
+                raise
 
     def delete(self, collection: str, ids: Sequence[RecordId], namespace: str | None = None) -> None:
         """Delete objects by uuid (in one tenant, when given) with gRPC batch deletes; unknown ids are ignored."""
@@ -601,6 +657,13 @@ class WeaviateConnector(Connector, Searchable):
 
 
 # --- helpers -----------------------------------------------------------------------------------------------------
+
+
+def _property(body: dict[str, Any]) -> Property:
+    """A ``properties[]`` entry (with its nested properties) as the client's :class:`Property`."""
+    nested = [_property(child) for child in body.get("nestedProperties") or []]
+    return Property(name=body["name"], data_type=DataType(body["dataType"][0]), description=body.get("description"),
+                    index_searchable=body.get("indexSearchable"), nested_properties=nested or None)
 
 
 def _key(collection: str) -> str:
