@@ -51,7 +51,7 @@ if not ok:
 EOF
 }
 
-TOOLS='{"list_connectors", "describe_collection", "schema_recommendation", "start_migration", "migration_status", "list_migrations", "stop_migration", "resume_migration", "validate_migration", "rollback_migration"}'
+TOOLS='{"list_connectors", "describe_collection", "schema_recommendation", "start_migration", "migration_status", "list_migrations", "stop_migration", "resume_migration", "validate_migration", "rollback_migration", "start_dual_write", "sync_migration", "cutover_migration"}'
 
 # tools/list in both eras, then a tools/call of list_connectors (legacy era, the Inspector's default for ad-hoc
 # targets). Each call starts the server afresh, as a desktop client would.

@@ -31,8 +31,11 @@ VectorMigrate copies vector collections between vector databases (Milvus, Qdrant
 Typical flow: list_connectors -> describe_collection (source) -> schema_recommendation (the plan: check its
 warnings and errors with the user) -> start_migration (returns a migration id at once; the copy runs in the
 background) -> migration_status until "completed" -> validate_migration. stop_migration / resume_migration
-pause and continue. rollback_migration deletes data and needs confirm=true: ask the user first. API keys passed
-to tools are used for that call only and never stored, so resume/validate/rollback need them again."""
+pause and continue. rollback_migration deletes data and needs confirm=true: ask the user first. Zero-downtime
+flow (the application keeps writing): start_dual_write -> the application writes through the dual-writer ->
+resume_migration (bulk copy) -> sync_migration (repeatable catch-up) -> cutover_migration (validates, then
+switches reads; needs confirm=true: ask the user first). API keys passed to tools are used for that call only
+and never stored, so resume/validate/rollback/sync/cutover need them again."""
 
 
 def make_services(state_db: str | None, *, audit_log: str | None = None, max_jobs: int = 4) -> Services:

@@ -2,7 +2,8 @@
 
 ``MigrationStatus``, ``MigrationList`` and ``SchemaRecommendation`` are supersets of the Go README's
 ``migration_status``, ``list_migrations`` and ``schema_recommendation`` outputs (same field names and nesting),
-built from ``service.status_json``, ``service.list_json`` and ``MigrationPlan.to_json``.
+built from ``service.status_json``, ``service.list_json`` and ``MigrationPlan.to_json``. ``DualWriteStart``,
+``SyncOutcome`` and ``CutoverOutcome`` are the results of :mod:`vectormigrate.zerodowntime.service`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ __all__ = [
     "CollectionInfo",
     "ConnectorInfo",
     "ConnectorList",
+    "CutoverOutcome",
+    "DualWriteStart",
     "MigrationList",
     "MigrationStatus",
     "RollbackOutcome",
@@ -22,6 +25,7 @@ __all__ = [
     "SchemaRecommendation",
     "StartResult",
     "StopResult",
+    "SyncOutcome",
     "ValidationOutcome",
 ]
 
@@ -171,6 +175,9 @@ class MigrationStatus(_Out):
     warnings: list[str]
     running_in_server: bool = Field(default=False, description="a thread of this server is running it now")
     records_per_s: float | None = Field(default=None, description="current rate, while this server runs it")
+    zero_downtime: dict[str, Any] | None = Field(
+        default=None, description="dual-write migrations: phase (dual-write started, copying, catching up, in sync, "
+        "validated, cut over), journal, lag (journal entries not synced yet), last sync and the cutover's switch")
 
 
 class ListProgress(_Out):
@@ -265,3 +272,74 @@ class RollbackOutcome(_Out):
     batches: int
     dropped_collection: bool
     source_changed: bool
+
+
+class DualWriteStart(_Out):
+    """A migration prepared for dual-write: target created, journal registered, nothing copied yet."""
+
+    migration_id: str
+    journal: str = Field(description="where the application journals touched ids (without any password)")
+    journal_id: str
+    coverage: str = Field(description='"complete", or "from_now" when the bulk copy had started before (then a '
+                          "full sync is needed before cutover)")
+    created_target: bool
+    warnings: list[str]
+    next_steps: list[str]
+    app_config: dict[str, Any] = Field(description="what an application host needs for DualWriter.from_config "
+                                       "(plan, endpoints, journal; no secrets)")
+
+
+class SyncOutcome(_Out):
+    """One catch-up pass (``mode`` journal: replayed entries; ``mode`` full: compared records)."""
+
+    migration_id: str
+    mode: str = Field(description="journal or full")
+    status: str = Field(description="completed or stopped (a failed pass is a tool error)")
+    message: str
+    phase: str | None = Field(description="the migration's phase after the pass: catching_up, in_sync, "
+                              "validated, cut_over...")
+    upserted: int
+    deleted: int
+    dead_letters: int
+    retries: int
+    elapsed_s: float
+    entries: int | None = Field(default=None, description="journal entries replayed")
+    ids: int | None = None
+    windows: int | None = None
+    checkpoint_before: int | None = None
+    checkpoint_after: int | None = None
+    journal_head: int | None = None
+    checkpoint_held: str | None = Field(default=None, description="why the checkpoint did not move (the bulk copy "
+                                        "has not completed), else null")
+    pruned: int | None = None
+    lag: dict[str, Any] | None = Field(default=None, description="journal entries and ids not synced yet")
+    checked: int | None = Field(default=None, description="full: source records compared")
+    missing: int | None = None
+    different: int | None = None
+    extra_in_target: int | None = None
+    foreign_kept: int | None = None
+    dead_letter_file: str | None = None
+    error: dict[str, Any] | None = None
+
+
+class SwitchInfo(_Out):
+    """What the cutover switched: an alias, or nothing (``manual``: ``instructions`` say what to switch)."""
+
+    method: str = Field(description="alias or manual")
+    collection: str = Field(description="the target collection reads go to now")
+    alias: str | None = None
+    previous: str | None = Field(default=None, description="the collection the alias pointed to before")
+    reason: str | None = Field(default=None, description="manual: why no alias was pointed")
+
+
+class CutoverOutcome(_Out):
+    """A validated cutover: the final syncs, the validation verdict and the switch."""
+
+    migration_id: str
+    phase: str
+    switch: SwitchInfo
+    instructions: list[str] = Field(description="what to switch or keep doing in the application")
+    notes: list[str]
+    syncs: list[dict[str, Any]]
+    validation: dict[str, Any]
+    lag: dict[str, Any] | None

@@ -6,6 +6,9 @@ that tell a client whether it reads, writes, destroys and can be repeated. Error
 error's message and hint, so the client gets ``isError: true`` and text it can act on. Every call is counted
 (metrics) and written to the audit log, with secrets redacted.
 
+The zero-downtime tools (``start_dual_write``, ``sync_migration``, ``cutover_migration``) are the same kind of
+adapters over :mod:`vectormigrate.zerodowntime.service`, like the CLI's ``dual-write``, ``sync`` and ``cutover``.
+
 The plain JSON-RPC endpoint of the Go README calls these same tools through ``MCPServer.call_tool``, so both
 protocols share validation, behaviour and output.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -32,7 +36,7 @@ from pydantic import Field
 
 from vectormigrate.connectors.base import IfExists
 from vectormigrate.connectors.registry import available, get_class, open_connector
-from vectormigrate.errors import ConfigError, StateError, VectorMigrateError
+from vectormigrate.errors import ConfigError, StateError, ValidationFailed, VectorMigrateError
 from vectormigrate.model import Capabilities, CollectionSchema, FieldSpec, FieldType, IdKind, Metric, SparseSpec, VectorSpec
 from vectormigrate.pipeline.plan import MigrationPlan, NamespaceStrategy, PlanOptions, build_plan
 from vectormigrate.pipeline.validate import ValidationOptions
@@ -42,6 +46,8 @@ from vectormigrate.server.metrics import ServerMetrics
 from vectormigrate.server.models import (
     CollectionInfo,
     ConnectorList,
+    CutoverOutcome,
+    DualWriteStart,
     MigrationList,
     MigrationStatus,
     RollbackOutcome,
@@ -49,12 +55,15 @@ from vectormigrate.server.models import (
     SchemaRecommendation,
     StartResult,
     StopResult,
+    SyncOutcome,
     ValidationOutcome,
 )
 from vectormigrate.service import Endpoint, MigrationSpec, list_json, make_plan, status_json
 from vectormigrate.service import rollback as run_rollback
 from vectormigrate.service import validate as run_validate
 from vectormigrate.state.store import StateStore
+from vectormigrate.zerodowntime import service as zd
+from vectormigrate.zerodowntime.sync import SyncResult
 
 __all__ = ["CALLER", "TOOL_NAMES", "Services", "register_tools"]
 
@@ -69,7 +78,7 @@ CALLER: ContextVar[tuple[str, str] | None] = ContextVar("vectormigrate_caller", 
 
 TOOL_NAMES = ("list_connectors", "describe_collection", "schema_recommendation", "start_migration",
               "migration_status", "list_migrations", "stop_migration", "resume_migration", "validate_migration",
-              "rollback_migration")
+              "rollback_migration", "start_dual_write", "sync_migration", "cutover_migration")
 
 _POLL_S = 0.25
 _RESUME_SETTLE_S = 5.0
@@ -180,8 +189,10 @@ async def _follow(job: Job, report: Reporter | None, *, until: Callable[[], bool
 
 
 async def _heartbeat(report: Reporter | None, work: Callable[[], T], what: str,
-                     counter: Callable[[], int] | None = None) -> T:
-    """Run blocking ``work`` in a thread; meanwhile report progress (a count when known) every second."""
+                     counter: Callable[[], int] | None = None, *, unit: str = "records checked",
+                     done: str | None = None) -> T:
+    """Run blocking ``work`` in a thread; meanwhile report progress (a count of ``unit`` when known) every
+    second, and, with ``done``, once more at the end (progress values only ever grow)."""
     if report is None:
         return await _blocking(work)
     result: list[T] = []
@@ -203,10 +214,14 @@ async def _heartbeat(report: Reporter | None, work: Callable[[], T], what: str,
             value = float(counter()) if counter is not None else step + 1.0
             if value > step:
                 step = value
-                text = f"{what}: {int(value):,} records checked" if counter is not None else f"{what}: working"
+                text = f"{what}: {int(value):,} {unit}" if counter is not None else f"{what}: working"
                 await report(step, None, text)
     if failure:
         raise failure[0]
+    if done is not None:
+        final = float(counter()) if counter is not None else 0.0
+        final = final if final > step else step + 1.0
+        await report(final, final, f"{what}: {done}")
     return result[0]
 
 
@@ -640,6 +655,182 @@ def register_tools(mcp: MCPServer[Any], svc: Services) -> None:
             "migration_id": migration_id, "confirm": confirm, "workers": workers,
             "source_api_key": source_api_key, "target_api_key": target_api_key}).run(go)
 
+    @mcp.tool(title="Start a zero-downtime migration (dual-write)", annotations=ToolAnnotations(
+        read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True))
+    @_one_paragraph
+    async def start_dual_write(
+        ctx: Context,
+        source_type: Str,
+        source_index: Str,
+        target_type: Str,
+        target_index: Annotated[str, Field(min_length=1, max_length=500, description="a target collection that "
+                                           "does not exist yet (recommended)")],
+        journal: Annotated[str, Field(min_length=1, max_length=2000, description="where the application journals "
+                                      "the ids it writes: a SQLite file path on this server's host that the "
+                                      "application also reaches, or postgresql://user@host/db (password in "
+                                      "PGPASSWORD or $VECTORMIGRATE_JOURNAL_URL, never stored)")],
+        source_url: Annotated[str | None, Field(description="http(s)://host:port for a server, else a local path")] = None,
+        target_url: Annotated[str | None, Field(description="like source_url")] = None,
+        migration_id: Annotated[str | None, Field(min_length=1, max_length=200, description="id to give the "
+                                                  "migration (default: a new mig-... id); an existing migration "
+                                                  "only gets the journal registered")] = None,
+        alias: Annotated[str | None, Field(min_length=1, max_length=500, description="alias cutover_migration "
+                                           "points at the target collection (targets with aliases: Qdrant, "
+                                           "Milvus)")] = None,
+        source_api_key: SourceKey = None,
+        target_api_key: TargetKey = None,
+        source_options: Options = None,
+        target_options: Options = None,
+        batch_size: Annotated[int, Field(ge=1, le=100_000)] = 100,
+        max_retries: Annotated[int, Field(ge=0, le=100)] = 3,
+        workers: Annotated[int, Field(ge=1, le=64)] = 2,
+        if_exists: Annotated[Literal["fail", "append"], Field(description="when the target collection exists: "
+                                                              "fail, or append (write into it)")] = "append",
+        namespace_strategy: NamespaceStrategy | None = None,
+    ) -> DualWriteStart:
+        """Prepare a zero-downtime migration: plan it, create the target collection and register the dual-write
+        journal, copying nothing yet. Then the application writes through the dual-writer
+        (DualWriter.for_migration(ID), or DualWriter.from_config with the returned app_config), resume_migration
+        runs the bulk copy in the background, sync_migration catches the target up with the application's
+        writes (repeatable), and cutover_migration validates and switches reads. API keys are used for this call
+        only: never stored, logged or returned."""
+        mid = migration_id or f"mig-{time.strftime('%Y%m%d')}-{_short_id()}"
+        args = {"migration_id": mid, "source_type": source_type, "source_url": source_url,
+                "source_index": source_index, "source_api_key": source_api_key, "source_options": source_options,
+                "target_type": target_type, "target_url": target_url, "target_index": target_index,
+                "target_api_key": target_api_key, "target_options": target_options, "journal": journal,
+                "alias": alias, "batch_size": batch_size, "max_retries": max_retries, "workers": workers,
+                "if_exists": if_exists, "namespace_strategy": namespace_strategy}
+
+        async def go() -> DualWriteStart:
+            if jobs.is_running(mid):
+                msg = f"migration {mid!r} is running in this server"
+                raise StateError(msg, hint="register the journal before the bulk copy starts (or stop it first; a "
+                                 "journal registered after the copy started needs sync_migration with full=true "
+                                 "before cutover)")
+            spec = MigrationSpec(
+                migration_id=mid,
+                source=_endpoint(source_type, source_index, source_url, source_api_key, source_options),
+                target=_endpoint(target_type, target_index, target_url, target_api_key, target_options),
+                batch_size=batch_size, max_retries=max_retries, workers=workers, if_exists=if_exists,
+                plan_options=PlanOptions(namespace_strategy=namespace_strategy), validate_every=0)
+            doc = await _heartbeat(_reporter(ctx), lambda: zd.start_dual_write(spec, store, journal=journal,
+                                                                                alias=alias),
+                                   "dual-write setup", done="done")
+            steps = list(doc["next_steps"][:1])
+            steps += [f"run the bulk copy: resume_migration with migration_id {mid!r} (follow it with "
+                      "migration_status)",
+                      f"catch up as often as you like: sync_migration with migration_id {mid!r}",
+                      f"switch reads: cutover_migration with migration_id {mid!r} and confirm=true (ask the user "
+                      "first)"]
+            return DualWriteStart.model_validate(doc | {"next_steps": steps})
+
+        return await _Call(svc, "start_dual_write", ctx, args).run(go)
+
+    @mcp.tool(title="Sync a zero-downtime migration", annotations=ToolAnnotations(
+        read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True))
+    @_one_paragraph
+    async def sync_migration(
+        ctx: Context,
+        migration_id: MigrationId,
+        full: Annotated[bool, Field(description="compare both sides record by record and repair every difference "
+                                    "(for applications that cannot use the dual-writer; needs a completed bulk "
+                                    "copy) instead of replaying the journal")] = False,
+        batch_size: Annotated[int | None, Field(ge=1, le=100_000, description="journal entries (or records, with "
+                                                "full) per window (default: the migration's batch size, at least "
+                                                "100)")] = None,
+        keep_journal: Annotated[bool, Field(description="do not delete synced entries from the journal")] = False,
+        source_api_key: SourceKey = None,
+        target_api_key: TargetKey = None,
+    ) -> SyncOutcome:
+        """Catch the target of a dual-write migration up with the source: copy every id the application
+        journaled since the last sync from the source (the truth) to the target, or delete it there when the
+        source no longer has it. Idempotent and resumable; repeat it as often as you like. While the bulk copy
+        has not completed, entries are replayed but the checkpoint does not move (checkpoint_held says so).
+        Progress notifications count the entries replayed. Returns the counts, the lag left and the phase."""
+        args = {"migration_id": migration_id, "full": full, "batch_size": batch_size, "keep_journal": keep_journal,
+                "source_api_key": source_api_key, "target_api_key": target_api_key}
+
+        async def go() -> SyncOutcome:
+            stop = threading.Event()
+            seen = [0]
+
+            def on_progress(res: SyncResult) -> None:
+                seen[0] = res.checked if res.mode == "full" else res.entries
+
+            try:
+                doc = await _heartbeat(_reporter(ctx), lambda: zd.sync_migration(
+                    migration_id, store, full=full, batch_size=batch_size, prune=not keep_journal,
+                    source_api_key=source_api_key, target_api_key=target_api_key, stop=stop,
+                    on_progress=on_progress), "sync", counter=lambda: seen[0],
+                    unit="records compared" if full else "journal entries replayed", done="done")
+            except anyio.get_cancelled_exc_class():
+                stop.set()  # the pass ends at its next window; its checkpoint says how far it got
+                raise
+            if doc["status"] == "failed":
+                err = doc.get("error") or {}
+                msg = f"sync of migration {migration_id!r} failed: {err.get('message', 'unknown error')}"
+                raise VectorMigrateError(msg, hint=(err.get("hint") or "fix the cause") + "; then call "
+                                         "sync_migration again (it continues from its checkpoint)",
+                                         migration_id=migration_id, sync=doc)
+            return SyncOutcome.model_validate(doc | {"message": _sync_message(doc)})
+
+        return await _Call(svc, "sync_migration", ctx, args).run(go)
+
+    @mcp.tool(title="Cut over a zero-downtime migration", annotations=ToolAnnotations(
+        read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True))
+    @_one_paragraph
+    async def cutover_migration(
+        ctx: Context,
+        migration_id: MigrationId,
+        confirm: Annotated[bool, Field(description="must be true: cutover switches the application's production "
+                                       "reads to the target")] = False,
+        alias: Annotated[str | None, Field(min_length=1, max_length=500, description="alias to point at the target "
+                                           "collection (default: the one given to start_dual_write, else the "
+                                           "source collection's name when the target has no collection of that "
+                                           "name)")] = None,
+        full_sync: Annotated[bool, Field(description="final catch-up by full comparison instead of the "
+                                         "journal")] = False,
+        full_validation: Annotated[bool, Field(description="validate every record (and look for extra ones) "
+                                               "instead of a sample")] = False,
+        sample_size: Annotated[int, Field(ge=0, le=100_000, description="records compared by the "
+                                          "validation")] = 1000,
+        min_cosine: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.999,
+        attempts: Annotated[int, Field(ge=1, le=20, description="sync + validation rounds before giving up (writes "
+                                       "landing between the sync and the check can fail one round)")] = 3,
+        source_api_key: SourceKey = None,
+        target_api_key: TargetKey = None,
+    ) -> CutoverOutcome:
+        """Switch a dual-write migration to the target: a final sync, a validation (nothing is switched when it
+        fails; the error names the differences), then, where the target has collection aliases (Qdrant,
+        Milvus), the alias is pointed at the target collection atomically; otherwise the result lists exactly
+        what to switch by hand. Needs a completed bulk copy. Switches production reads: requires confirm=true
+        (ask the user first). Re-running it is harmless."""
+        args = {"migration_id": migration_id, "confirm": confirm, "alias": alias, "full_sync": full_sync,
+                "full_validation": full_validation, "sample_size": sample_size, "min_cosine": min_cosine,
+                "attempts": attempts, "source_api_key": source_api_key, "target_api_key": target_api_key}
+
+        async def go() -> CutoverOutcome:
+            if not confirm:
+                msg = (f"cutover_migration switches the production reads of migration {migration_id!r} to its "
+                       "target; it was not confirmed")
+                raise ToolError(msg + "\nhint: ask the user, then call cutover_migration again with confirm=true")
+            if jobs.is_running(migration_id):
+                msg = f"the bulk copy of migration {migration_id!r} is still running"
+                raise StateError(msg, hint="wait for it to complete (migration_status), then cut over")
+            options = ValidationOptions(sample_size=sample_size, full=full_validation, min_cosine=min_cosine)
+            try:
+                doc = await _heartbeat(_reporter(ctx), lambda: zd.cutover_migration(
+                    migration_id, store, alias=alias, full_sync=full_sync, validation=options, attempts=attempts,
+                    source_api_key=source_api_key, target_api_key=target_api_key), "cutover", done="done")
+            except ValidationFailed:
+                svc.metrics.validations.inc("failed")
+                raise
+            svc.metrics.validations.inc("passed")
+            return CutoverOutcome.model_validate(doc)
+
+        return await _Call(svc, "cutover_migration", ctx, args).run(go)
+
 
 def _short_id() -> str:
     return uuid.uuid4().hex[:12]
@@ -660,3 +851,19 @@ def _start_result(job: Job, store: StateStore) -> StartResult:
         status = "pending"
     return StartResult(migration_id=job.migration_id, status=status, warnings=warnings,
                        message="running in the background; follow it with migration_status")
+
+
+def _sync_message(doc: Mapping[str, Any]) -> str:
+    """One line on what a sync pass did, for the model to relay."""
+    if doc["mode"] == "full":
+        text = (f"full sync {doc['status']}: {doc['checked']:,} records compared, {doc['missing']:,} missing and "
+                f"{doc['different']:,} different rewritten, {doc['extra_in_target']:,} extra deleted from the target")
+    else:
+        lag = doc.get("lag") or {}
+        text = (f"sync {doc['status']}: {doc['entries']:,} journal entries replayed ({doc['upserted']:,} records "
+                f"copied, {doc['deleted']:,} deleted); {lag.get('entries', '?')} entries not synced yet")
+        if doc.get("checkpoint_held"):
+            text += f"; checkpoint held: {doc['checkpoint_held']}"
+    if doc.get("dead_letters"):
+        text += f"; {doc['dead_letters']} record(s) the target cannot hold are in {doc.get('dead_letter_file')}"
+    return text + f"; phase {doc.get('phase')}"
