@@ -138,3 +138,10 @@ def test_field_renames_are_planned_visibly_and_applied_to_unseen_keys_too() -> N
     assert out.metadata[0] == {"id_": 1, "ok": 2}
     blocked = build_plan("memory", src, MEM, "weaviate", MEM, "docs", collection_problem="bad name; use Docs")
     assert blocked.errors == ["bad name; use Docs"]
+
+
+def test_records_without_a_required_vector_are_dead_lettered() -> None:
+    plan = build_plan("memory", schema(), MEM, "memory", MEM, "d")
+    out, dead = Transformer(plan).apply(Batch(ids=["a", "b"], metadata=[{}, {}]))
+    assert len(out) == 0 and [d.record_id for d in dead] == ["a", "b"]
+    assert dead[0].field == "vector" and "no dense vector" in dead[0].reason

@@ -82,6 +82,14 @@ class Transformer:
         """The target batch, and the records that had to be left out."""
         dead: list[DeadRecord] = []
         bad: set[int] = set()
+        if len(batch) and batch.vectors.keys() < self.plan.vector_map.keys():
+            # A record without a vector the collection requires (e.g. an object inserted without one).
+            missing = ", ".join(repr(v) for v in sorted(self.plan.vector_map.keys() - batch.vectors.keys()))
+            dead = [DeadRecord(rid, batch.namespace, "vector", f"has no dense vector {missing}",
+                               "give the record its vector in the source, then `sync` or `resume`")
+                    for rid in batch.ids]
+            empty = Batch(ids=[], vectors={}, namespace=self.target_namespace(batch.namespace), cursor=batch.cursor)
+            return empty, dead
         for name, mat in batch.vectors.items():
             if name not in self.plan.vector_map:
                 continue
