@@ -49,6 +49,10 @@ class IdIndex:
 
     def add(self, seq: int, keys: Keys) -> None:
         """Index the ids of a newly committed part ``seq``."""
+        if seq in self._dead:
+            # The store never re-adds a removed part (a seq is not reused, and the store only moves the index
+            # forward), but if a caller does, purge the old entries rather than let ``candidates`` hide the part.
+            self._purge()
         self._sizes[seq] = self._sizes.get(seq, 0) + len(keys)
         if not len(keys):
             return

@@ -85,8 +85,9 @@ class CollectionStore:
     """The folder ``<root>/<name>``: load and commit its manifest, write and rewrite its parts.
 
     Thread-safe: commits take a thread lock and an exclusive ``flock`` on ``.lock`` (POSIX), so several
-    writer threads, connector instances or processes can write one collection. Reads take no lock: they
+    writer threads, connector instances or processes can write one collection. Reads take no file lock: they
     follow the manifest they loaded, and never write anything (a backup on read-only media stays readable).
+    Only the id index is shared between threads: it is used and refreshed under the thread lock (see :meth:`index`).
     """
 
     def __init__(self, root: Path, name: str, *, compression: str) -> None:
@@ -96,6 +97,8 @@ class CollectionStore:
         self.lock = threading.RLock()
         self._index: IdIndex | None = None
         self._index_uid: str | None = None
+        self._index_gen = -1
+        """The manifest generation the index mirrors exactly (with ``_index_uid``); see :meth:`index`."""
         self._cleaned = False
 
     # ---- reading -------------------------------------------------------------------------------------
@@ -137,19 +140,29 @@ class CollectionStore:
         return self.path / part.file
 
     def index(self, manifest: Manifest) -> IdIndex:
-        """The id index, brought up to date with ``manifest`` (call with :attr:`lock` held).
+        """The id index, made to mirror exactly the parts of ``manifest`` (call with :attr:`lock` held).
 
-        Only parts the index has not seen are read (their ``id`` column only), so keeping it current costs
-        one small read per part written by someone else.
+        The index is versioned by the manifest generation it mirrors. It only ever moves *forward*: parts are
+        immutable and a ``seq`` is never reused within a collection, so the parts of a later generation that
+        the index does not know are added (only their ``id`` column is read) and the parts that generation no
+        longer lists are dead for good. Moving it backwards would be wrong: the parts committed since the
+        older manifest would be marked dead although they are live. So a caller must pass a manifest loaded
+        *under the lock* (writers get one from :meth:`locked`; ``fetch`` loads one under :attr:`lock`), and
+        a manifest older than the index (a manifest restored by hand, say) rebuilds the index from scratch.
+        The refresh reads every new ``id`` column before it touches the index: a part that vanished meanwhile
+        (another process rewrote it) leaves the index as it was.
         """
-        if self._index is None or self._index_uid != manifest.uid:
-            self._index, self._index_uid = IdIndex(), manifest.uid
+        if (self._index is None or self._index_uid != manifest.uid
+                or manifest.generation < self._index_gen):
+            self._index, self._index_uid, self._index_gen = IdIndex(), manifest.uid, -1
         live = {p.seq: p for p in manifest.parts}
         known = self._index.parts
+        fresh = [(seq, pq.read_table(self.part_path(live[seq]), columns=["id"]).column("id"))
+                 for seq in sorted(live.keys() - known)]
         self._index.remove(known - live.keys())
-        for seq in sorted(live.keys() - known):
-            col = pq.read_table(self.part_path(live[seq]), columns=["id"]).column("id")
+        for seq, col in fresh:
             self._index.add(seq, column_keys(col, int_ids=manifest.int_ids))
+        self._index_gen = manifest.generation
         return self._index
 
     # ---- writing -------------------------------------------------------------------------------------
@@ -186,6 +199,7 @@ class CollectionStore:
         """
         with self.lock:
             self._index = self._index_uid = None
+            self._index_gen = -1
             self._cleaned = False
             if not self.exists():
                 return
@@ -242,11 +256,16 @@ class CollectionStore:
         return tmp
 
     def note_commit(self, manifest: Manifest, dropped: Sequence[int], added: Sequence[tuple[Part, Keys]]) -> None:
-        """Update the id index after a commit (a stale index would only cost extra reads: it self-heals)."""
-        if self._index is not None and self._index_uid == manifest.uid:
+        """Apply a commit to the id index (call with :attr:`lock` held), if the index mirrors the generation
+        the commit was made on. Otherwise it is left at its older generation, which is still consistent, and
+        :meth:`index` brings it forward when it is next needed.
+        """
+        if (self._index is not None and self._index_uid == manifest.uid
+                and self._index_gen == manifest.generation - 1):
             self._index.remove(dropped)
             for part, keys in added:
                 self._index.add(part.seq, keys)
+            self._index_gen = manifest.generation
 
     @staticmethod
     def discard_tmp(tmp: Path) -> None:

@@ -45,7 +45,6 @@ from vectormigrate.model import (
 __all__ = ["ParquetConnector"]
 
 _COMPACT_PART_BYTES = 256 * 1024 * 1024
-_FETCH_ATTEMPTS = 3
 
 
 class ParquetConnector(Connector, Searchable):
@@ -136,22 +135,36 @@ class ParquetConnector(Connector, Searchable):
     def fetch(self, collection: str, ids: Sequence[RecordId], namespace: str | None = None) -> list[VectorRecord]:
         """The records with these ids (first namespace in sorted order when ``namespace`` is None)."""
         store = self._store(collection)
-        for attempt in range(_FETCH_ATTEMPTS):
+        failed: tuple[str, int] | None = None
+        while True:
+            used: list[Manifest] = []
             try:
                 with translate_errors(f"fetch records from {collection!r}", collection=collection):
-                    return self._fetch(store, ids, namespace)
+                    return self._fetch(store, ids, namespace, used)
             except TerminalError as exc:
-                # A part can vanish under us when a writer rewrites it; the fresh manifest lists its successor.
-                if not isinstance(exc.__cause__, FileNotFoundError) or attempt == _FETCH_ATTEMPTS - 1:
+                # A part can vanish under us when a writer rewrites it; a newer manifest lists its successor. So
+                # retry for as long as writers make progress (a fixed number of attempts fails a reader racing a
+                # busy writer), but a part missing from an unchanged manifest is a damaged folder: give up.
+                version = (used[0].uid, used[0].generation) if used else None
+                if not isinstance(exc.__cause__, FileNotFoundError) or version is None or version == failed:
                     raise
-        raise AssertionError  # pragma: no cover - the loop returns or raises
+                failed = version
 
-    def _fetch(self, store: CollectionStore, ids: Sequence[RecordId], namespace: str | None) -> list[VectorRecord]:
-        manifest = store.load()
-        wanted = [i for i in dict.fromkeys(ids) if _id_fits(i, int_ids=manifest.int_ids)]
-        if not wanted:
-            return []
+    def _fetch(self, store: CollectionStore, ids: Sequence[RecordId], namespace: str | None,
+               used: list[Manifest]) -> list[VectorRecord]:
+        """One attempt; ``used`` receives the manifest it followed (for :meth:`fetch` to tell progress)."""
+        # The manifest is loaded under the store's thread lock, so that it and the shared id index are of one
+        # generation: a manifest loaded before a concurrent commit would be older than the index, and the parts
+        # it nominates must be parts this manifest lists. The lock is held only for that short step (a manifest
+        # read, plus the ``id`` columns of parts another process committed); the parts are read without it, and
+        # no file lock is taken, so reads still write nothing. A part rewritten after the lock is released
+        # raises FileNotFoundError and ``fetch`` retries on the newer manifest.
         with store.lock:
+            manifest = store.load()
+            used.append(manifest)
+            wanted = [i for i in dict.fromkeys(ids) if _id_fits(i, int_ids=manifest.int_ids)]
+            if not wanted:
+                return []
             candidates = store.index(manifest).candidates(keys_for(wanted, int_ids=manifest.int_ids))
         ns = namespace or None
         parts = [p for p in manifest.parts if p.seq in candidates and (namespace is None or p.namespace == ns)]
