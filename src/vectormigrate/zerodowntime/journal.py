@@ -30,11 +30,11 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from vectormigrate.errors import ConfigError, StateError
 from vectormigrate.model import RecordId
@@ -162,6 +162,42 @@ CREATE TABLE IF NOT EXISTS vectormigrate_journal (
 """
 
 
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=_Closable)
+
+
+class _ThreadConnections(Generic[C]):
+    """One database connection per thread, opened on first use, all closed together by :meth:`close_all`."""
+
+    def __init__(self, opener: Callable[[], C], usable: Callable[[C], bool] = lambda _: True) -> None:
+        self._opener = opener
+        self._usable = usable
+        self._local = threading.local()
+        self._all: list[C] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> C:
+        """This thread's connection (a new one when it has none, or its last one is no longer usable)."""
+        conn: C | None = getattr(self._local, "conn", None)
+        if conn is None or not self._usable(conn):
+            conn = self._opener()
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close_all(self) -> None:
+        """Close every thread's connection; the next :meth:`get` opens a new one."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
+
+
 class SQLiteJournal(Journal):
     """The journal in a SQLite file (WAL, ``synchronous=FULL``: an entry survives a power cut once appended).
 
@@ -179,9 +215,7 @@ class SQLiteJournal(Journal):
             msg = f"cannot create the folder of the journal {self.path}: {exc.strerror}"
             raise ConfigError(msg, hint="pass a journal path in a writable folder that the application and "
                               "`vectormigrate sync` both reach") from exc
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
+        self._conns: _ThreadConnections[sqlite3.Connection] = _ThreadConnections(self._open)
         with self._tx() as conn:
             for stmt in _SQLITE_DDL.split(";"):
                 if stmt.strip():
@@ -196,20 +230,18 @@ class SQLiteJournal(Journal):
         """See :attr:`Journal.journal_id`."""
         return self._journal_id
 
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
-            except sqlite3.Error as exc:
-                msg = f"cannot open the journal {self.path}: {exc}"
-                raise StateError(msg, hint="check that the path is a writable local file (not on NFS)") from exc
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
+    def _open(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            msg = f"cannot open the journal {self.path}: {exc}"
+            raise StateError(msg, hint="check that the path is a writable local file (not on NFS)") from exc
         return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        return self._conns.get()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -288,11 +320,7 @@ class SQLiteJournal(Journal):
 
     def close(self) -> None:
         """See :meth:`Journal.close`."""
-        with self._all_lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
-        self._local = threading.local()
+        self._conns.close_all()
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------------------------
@@ -330,9 +358,8 @@ class PostgresJournal(Journal):
         self._psycopg = psycopg
         self.url = url
         self.location = redact_location(url)
-        self._local = threading.local()
-        self._all: list[psycopg.Connection[Any]] = []
-        self._all_lock = threading.Lock()
+        self._conns: _ThreadConnections[psycopg.Connection[Any]] = _ThreadConnections(
+            self._open, usable=lambda conn: not conn.closed)
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_DDL_LOCK,))
             cur.execute(_PG_DDL)
@@ -348,19 +375,16 @@ class PostgresJournal(Journal):
         """See :attr:`Journal.journal_id`."""
         return self._journal_id
 
+    def _open(self) -> psycopg.Connection[Any]:
+        try:
+            return self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except self._psycopg.OperationalError as exc:
+            msg = f"cannot connect to the journal database {self.location}: {_pg_reason(exc)}"
+            raise StateError(msg, hint="check the URL, that the server runs, and the password "
+                             "(PGPASSWORD or ~/.pgpass)") from exc
+
     def _conn(self) -> psycopg.Connection[Any]:
-        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            try:
-                conn = self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
-            except self._psycopg.OperationalError as exc:
-                msg = f"cannot connect to the journal database {self.location}: {_pg_reason(exc)}"
-                raise StateError(msg, hint="check the URL, that the server runs, and the password "
-                                 "(PGPASSWORD or ~/.pgpass)") from exc
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
-        return conn
+        return self._conns.get()
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Cursor[Any]]:
@@ -432,11 +456,7 @@ class PostgresJournal(Journal):
 
     def close(self) -> None:
         """See :meth:`Journal.close`."""
-        with self._all_lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
-        self._local = threading.local()
+        self._conns.close_all()
 
 
 def _pg_reason(exc: Exception) -> str:
