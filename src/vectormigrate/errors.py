@@ -24,7 +24,10 @@ Secrets never reach an error message: connectors redact them before raising (see
 
 from __future__ import annotations
 
+import email.utils
 import re
+import time
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
@@ -43,12 +46,32 @@ __all__ = [
     "ValidationFailed",
     "VectorMigrateError",
     "redact",
+    "retry_after_seconds",
 ]
 
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(api[-_]?key|token|password|secret|authorization)([\"']?\s*[:=]\s*[\"']?)([^\s\"',}]+)"),
     re.compile(r"(?i)(bearer\s+)([A-Za-z0-9._~+/=-]+)"),
 )
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date), or None when absent or unreadable.
+
+    Header names are matched case-insensitively, so any mapping of headers works (httpx, requests, a dict).
+    """
+    value = next((v for k, v in (headers or {}).items() if k.lower() == "retry-after"), None)
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def redact(text: str, secrets: tuple[str | None, ...] = ()) -> str:

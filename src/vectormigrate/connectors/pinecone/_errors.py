@@ -11,9 +11,7 @@ honouring ``Retry-After``, before it raises: what reaches this module has outlas
 
 from __future__ import annotations
 
-import email.utils
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -44,6 +42,7 @@ from vectormigrate.errors import (
     TransientError,
     UnreachableError,
     redact,
+    retry_after_seconds,
 )
 
 __all__ = ["BadRequest", "translate_errors"]
@@ -98,22 +97,6 @@ def translate_errors(*, where: str, collection: str | None = None, writing: bool
 
 def _message(exc: ApiError, secrets: tuple[str | None, ...]) -> str:
     return redact(exc.message or exc.reason or type(exc).__name__, secrets)
-
-
-def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
-    value = next((v for k, v in (headers or {}).items() if k.lower() == "retry-after"), None)
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _from_api(exc: ApiError, where: str, collection: str | None, writing: bool,

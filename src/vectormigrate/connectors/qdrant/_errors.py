@@ -12,11 +12,9 @@ Three transports raise three kinds of exception:
 
 from __future__ import annotations
 
-import email.utils
 import importlib
 import json
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,6 +33,7 @@ from vectormigrate.errors import (
     TransientError,
     UnreachableError,
     redact,
+    retry_after_seconds,
 )
 
 __all__ = ["BadRequest", "locked_folder_error", "translate_errors"]
@@ -124,21 +123,6 @@ def _server_message(content: bytes) -> str:
     return str(body)[:500]
 
 
-def _retry_after(headers: httpx.Headers | None) -> float | None:
-    value = headers.get("retry-after") if headers is not None else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _from_http(exc: UnexpectedResponse, where: str, collection: str | None, writing: bool,
                secrets: tuple[str | None, ...]) -> ConnectorError | RecordError | SchemaMismatchError:
     status = exc.status_code or 0
@@ -155,7 +139,7 @@ def _from_http(exc: UnexpectedResponse, where: str, collection: str | None, writ
                                        "(32 MB by default)", url=where)
     if status == 429 or status >= 500:
         msg = f"qdrant at {where} answered HTTP {status}: {text}"
-        return TransientError(msg, retry_after=_retry_after(exc.headers), url=where, status=status)
+        return TransientError(msg, retry_after=retry_after_seconds(exc.headers), url=where, status=status)
     if status in (400, 422):
         return _from_message(text, where, collection, writing, status)
     msg = f"qdrant at {where} answered HTTP {status}: {text}"
