@@ -292,12 +292,17 @@ class Batch:
     @property
     def nbytes(self) -> int:
         """A cheap estimate of the batch's size on the wire (vectors exact, metadata approximate)."""
-        total = sum(m.nbytes for m in self.vectors.values())
+        return int(self.record_sizes().sum())
+
+    def record_sizes(self) -> npt.NDArray[np.int64]:
+        """:attr:`nbytes` per record: one walk of the metadata, for callers that cut the batch by size."""
+        row = sum(m.shape[1] * m.itemsize for m in self.vectors.values())
+        sizes = np.fromiter((_approx_size(m) + len(str(i)) + 8 + row for i, m in zip(self.ids, self.metadata,
+                                                                                      strict=True)),
+                            dtype=np.int64, count=len(self.ids))
         for col in self.sparse.values():
-            total += sum(8 * s.indices.size for s in col if s is not None)
-        total += sum(_approx_size(m) for m in self.metadata)
-        total += sum(len(str(i)) + 8 for i in self.ids)
-        return total
+            sizes += np.fromiter((0 if s is None else 8 * s.indices.size for s in col), dtype=np.int64, count=len(col))
+        return sizes
 
     def take(self, positions: Sequence[int] | npt.NDArray[np.intp]) -> Batch:
         """A new batch of the records at ``positions`` (cursor not carried over)."""

@@ -32,7 +32,7 @@ from vectormigrate.pipeline.backup import PreImageBackup
 from vectormigrate.pipeline.compare import Mismatch
 from vectormigrate.pipeline.deadletter import DeadLetterFile
 from vectormigrate.pipeline.plan import MigrationPlan
-from vectormigrate.pipeline.transform import DeadRecord, Transformer, split_batch
+from vectormigrate.pipeline.transform import DeadRecord, Transformer, split_sized
 from vectormigrate.state.store import Counters, StateStore
 
 __all__ = ["Progress", "RunOptions", "RunResult", "Runner"]
@@ -214,7 +214,7 @@ class Runner:
 
     def _submit(self, seq: int, src: Batch) -> None:
         out, dead = self.transformer.apply(src)
-        parts = split_batch(out, max_records=self._max_records, max_bytes=self._max_bytes)
+        parts = split_sized(out, max_records=self._max_records, max_bytes=self._max_bytes)
         unit = _Unit(seq=seq, cursor=src.cursor, read=len(src), parts=len(parts), dead=dead)
         if self.checker is not None and seq % self.opts.validate_every == 0 and len(src):
             dead_ids = {d.record_id for d in dead}
@@ -230,10 +230,10 @@ class Runner:
         if not parts:
             self._part_done(unit)
             return
-        for part in parts:
+        for part, size in parts:
             while not self.stop.is_set() and self._failure is None:
                 try:
-                    self._queue.put((unit, part), timeout=0.2)
+                    self._queue.put((unit, part, size), timeout=0.2)
                     break
                 except queue.Full:
                     continue
@@ -244,7 +244,7 @@ class Runner:
             item = self._queue.get()
             if item is _DONE:
                 return
-            unit, part = item
+            unit, part, size = item
             if self._failure is not None:
                 continue
             try:
@@ -266,7 +266,7 @@ class Runner:
                 unit.written += written
                 unit.dead.extend(dead)
                 unit.retries += retries
-                unit.bytes += part.nbytes
+                unit.bytes += size
             self._part_done(unit)
 
     def _write(self, part: Batch) -> tuple[int, list[DeadRecord], int]:

@@ -8,7 +8,6 @@ batch and returned as a :class:`DeadRecord` naming the record, the field and the
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from vectormigrate.errors import VectorMigrateError
 from vectormigrate.model import Batch, RecordId, SparseVector, id_kind_of, json_type
 from vectormigrate.pipeline.plan import MigrationPlan
 
-__all__ = ["ID_NAMESPACE", "DeadRecord", "Transformer", "split_batch", "uuid5_for"]
+__all__ = ["ID_NAMESPACE", "DeadRecord", "Transformer", "split_batch", "split_sized", "uuid5_for"]
 
 ID_NAMESPACE = uuid.UUID("6f1c3a52-9d0e-5b7a-8c43-5e2f7a1b9d30")
 """Fixed namespace for UUIDv5 ids: the same source id always maps to the same target id, in every run."""
@@ -216,21 +215,29 @@ def _flatten(value: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any
             yield name, item
 
 
-def split_batch(batch: Batch, *, max_records: int, max_bytes: int) -> list[Batch]:
-    """Cut a batch into pieces under a record cap AND a byte cap (counting records alone breaks request limits)."""
+def split_sized(batch: Batch, *, max_records: int, max_bytes: int) -> list[tuple[Batch, int]]:
+    """Cut a batch into pieces under a record cap AND a byte cap (counting records alone breaks request limits).
+
+    Greedy in read order over per-record sizes computed once; returns each piece with its size. A record larger
+    than the cap goes alone (the target then names it if it refuses it).
+    """
     n = len(batch)
     if n == 0:
         return []
-    if n <= max_records and batch.nbytes <= max_bytes:
-        return [batch]
-    per_record = max(1, math.ceil(batch.nbytes / n))
-    step = max(1, min(max_records, max_bytes // per_record))
-    pieces = [batch.slice(i, i + step) for i in range(0, n, step)]
-    out: list[Batch] = []
-    for piece in pieces:
-        # Metadata sizes vary: re-check each piece and halve any that is still too big.
-        if len(piece) > 1 and piece.nbytes > max_bytes:
-            out.extend(split_batch(piece, max_records=max(1, len(piece) // 2), max_bytes=max_bytes))
-        else:
-            out.append(piece)
-    return out
+    sizes = batch.record_sizes().tolist()
+    cuts: list[tuple[int, int, int]] = []
+    start = acc = 0
+    for i, size in enumerate(sizes):
+        if i > start and (i - start >= max_records or acc + size > max_bytes):
+            cuts.append((start, i, acc))
+            start, acc = i, 0
+        acc += size
+    cuts.append((start, n, acc))
+    if len(cuts) == 1:
+        return [(batch, acc)]
+    return [(batch.slice(a, b), size) for a, b, size in cuts]
+
+
+def split_batch(batch: Batch, *, max_records: int, max_bytes: int) -> list[Batch]:
+    """:func:`split_sized` without the sizes."""
+    return [piece for piece, _ in split_sized(batch, max_records=max_records, max_bytes=max_bytes)]
